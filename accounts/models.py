@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """The one user model. Roles are not flags on it: they come from relations
+    (a Volunteer profile, a secretary seat on a Branch, a staff seat on an Area)."""
+
+    display_name = models.CharField(_("display name"), max_length=80, blank=True)
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class ResidentProfile(models.Model):
+    """Where a resident lives and how to reach them: the defaults of a new order.
+
+    Phone and address are personal data; they leave the server only for the people
+    DESIGN.md names (see orders.selectors.can_see_personal_data)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="resident")
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    lat = models.FloatField(
+        _("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    lng = models.FloatField(
+        _("longitude"), null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    grid = models.ForeignKey(
+        "volunteers.Area",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="residents",
+        limit_choices_to={"level": "grid"},
+        verbose_name=_("grid"),
+    )
+
+    class Meta:
+        verbose_name = _("resident profile")
+        verbose_name_plural = _("resident profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)

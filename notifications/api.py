@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications.models import Notification
+from notifications.services import notifications_mark_read
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    unread = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "order", "created_at", "unread"]
+
+
+class ReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("all") and not attrs.get("ids"):
+            raise serializers.ValidationError({"ids": ["Give ids, or all: true."]})
+        return attrs
+
+
+class NotificationList(APIView):
+    @extend_schema(responses=NotificationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = LimitOffsetPagination()
+        paginator.default_limit = 50
+        qs = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
+        page = paginator.paginate_queryset(qs, request, view=self)
+        response = paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+        response.data["unread"] = qs.filter(read_at__isnull=True).count()
+        return response
+
+
+class NotificationRead(APIView):
+    @extend_schema(
+        request=ReadSerializer, responses=inline_serializer("ReadResult", {"marked": serializers.IntegerField()})
+    )
+    def post(self, request: Request) -> Response:
+        body = ReadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        marked = notifications_mark_read(
+            user=request.user, ids=body.validated_data.get("ids"), all_=body.validated_data.get("all", False)
+        )
+        return Response({"marked": marked})

@@ -1,0 +1,62 @@
+"""The shapes events carry, per audience. The REST serializers give the same field names.
+
+`personal=False` leaves the resident's phone and exact address out entirely: an offer shows
+the area name and the distance rounded to 100 m, nothing more (DESIGN.md, Realtime).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orders.models import Offer, Order, OrderEvent
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def event_payload(event: OrderEvent) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "action": event.action,
+        "from": event.from_status or None,
+        "to": event.to_status,
+        "actor": str(event.actor) if event.actor_id else None,
+        "note": event.note,
+        "at": _iso(event.at),
+    }
+
+
+def order_payload(order: Order, *, personal: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": order.pk,
+        "status": order.status,
+        "category": order.category.code,
+        "description": order.description,
+        "urgency": order.urgency,
+        "branch": order.branch_id,
+        "volunteer": order.volunteer_id,
+        "area": order.grid.name if order.grid_id else None,
+        "created_at": _iso(order.created_at),
+    }
+    if personal:
+        data.update(address=order.address, contact_phone=order.contact_phone, lat=order.lat, lng=order.lng)
+    return data
+
+
+def offer_payload(offer: Offer) -> dict[str, Any]:
+    order = offer.order
+    return {
+        "offer": offer.pk,
+        "order": order.pk,
+        "category": order.category.code,
+        "category_name": order.category.name,
+        "description": order.description,
+        "urgency": order.urgency,
+        "area": order.grid.name if order.grid_id else None,
+        "distance_m": offer.distance_m,
+        "window_start": _iso(order.window_start),
+        "window_end": _iso(order.window_end),
+        "mode": offer.mode,
+        "expires_at": _iso(offer.expires_at),
+    }

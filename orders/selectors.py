@@ -1,0 +1,98 @@
+"""Reads of orders, all scoped to the caller (no IDOR: an order out of scope is 404)."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from orders.errors import OrderNotFound
+from orders.models import Offer, Order
+from orders.states import Role
+from volunteers.models import Area, Branch
+from volunteers.selectors import ancestor_ids, staff_area_ids
+
+# Roles that may see the resident's phone and exact address (DESIGN.md, Privacy).
+PERSONAL_DATA_ROLES = frozenset({Role.RESIDENT, Role.SECRETARY, Role.STAFF, Role.ASSIGNED})
+
+
+def roles_for(user, order: Order) -> set[Role]:
+    """The caller's relations to one order."""
+    if not user.is_authenticated:
+        return set()
+    roles: set[Role] = set()
+    if order.resident_id == user.pk:
+        roles.add(Role.RESIDENT)
+    if order.branch.secretaries.filter(pk=user.pk).exists():
+        roles.add(Role.SECRETARY)
+    if Area.objects.filter(pk__in=ancestor_ids(order.branch.area), staff=user).exists():
+        roles.add(Role.STAFF)
+    volunteer = getattr(user, "volunteer", None)
+    if volunteer is not None:
+        if order.volunteer_id == volunteer.pk:
+            roles.add(Role.ASSIGNED)
+        if Offer.objects.filter(order=order, volunteer=volunteer, status=Offer.Status.OPEN).exists():
+            roles.add(Role.OFFERED)
+    return roles
+
+
+def can_see_personal_data(roles: set[Role]) -> bool:
+    return bool(roles & PERSONAL_DATA_ROLES)
+
+
+def desk_branch_ids(user) -> set[int]:
+    """Branches whose desk the user sits at: as a secretary, or as staff above them."""
+    ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
+    areas = staff_area_ids(user.pk)
+    if areas:
+        ids |= set(Branch.objects.filter(area_id__in=areas).values_list("id", flat=True))
+    return ids
+
+
+def order_list(user, *, status: str | None = None, role: str | None = None) -> QuerySet[Order]:
+    """Orders the caller may see: their own, their desks', the one they hold, their open offers."""
+    open_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer__user=user, status=Offer.Status.OPEN)
+    scopes = {
+        "resident": Q(resident=user),
+        "desk": Q(branch_id__in=desk_branch_ids(user)),
+        "volunteer": Q(volunteer__user=user) | Q(Exists(open_offer)),
+    }
+    condition = scopes[role] if role in scopes else scopes["resident"] | scopes["desk"] | scopes["volunteer"]
+    qs = Order.objects.filter(condition).select_related("category", "branch", "volunteer__user", "resident")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
+    """One order and the caller's roles on it; 404 when the caller has none."""
+    order = (
+        Order.objects.select_related("category", "branch__area", "volunteer__user", "resident", "grid")
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound()
+    roles = roles_for(user, order)
+    if not roles:
+        raise OrderNotFound()
+    return order, roles
+
+
+def open_offers_for(user) -> QuerySet[Offer]:
+    return (
+        Offer.objects.filter(volunteer__user=user, status=Offer.Status.OPEN, order__status="dispatched")
+        .select_related("order__category", "order__grid", "order__branch")
+        .order_by("-created_at")
+    )
+
+
+def personal_ids_for(user, orders) -> set[int]:
+    """Ids of the given orders whose phone and address the caller may see, without a query
+    per order: their own, their desks', the one they hold."""
+    desks = desk_branch_ids(user)
+    volunteer = getattr(user, "volunteer", None)
+    vid = volunteer.pk if volunteer is not None else None
+    return {
+        o.pk
+        for o in orders
+        if o.resident_id == user.pk or o.branch_id in desks or (vid is not None and o.volunteer_id == vid)
+    }

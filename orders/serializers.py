@@ -1,0 +1,264 @@
+"""Input validation and output shapes of the orders API (DESIGN.md, "Contract for phone clients").
+
+Serializers only parse and render; every rule that needs the database lives in services.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from orders.models import Attachment, Category, Offer, Order, OrderEvent
+
+MAX_DESCRIPTION = 2000
+MAX_REASON = 500
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+
+    class Meta:
+        model = Category
+        fields = ["code", "name", "name_en", "description", "group", "skills"]
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    category = serializers.SlugField(max_length=40)
+    description = serializers.CharField(max_length=MAX_DESCRIPTION, trim_whitespace=True)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    lng = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    contact_phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,20}$", required=False, allow_blank=True, max_length=32)
+    urgency = serializers.ChoiceField(choices=Order.Urgency.choices, default=Order.Urgency.NORMAL)
+    window_start = serializers.DateTimeField(required=False, allow_null=True)
+    window_end = serializers.DateTimeField(required=False, allow_null=True)
+    # Staff entering a walk-in or phone-in request name the resident it is for.
+    resident = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("lat" in attrs) != ("lng" in attrs):
+            missing = "lng" if "lat" in attrs else "lat"
+            raise serializers.ValidationError({missing: [_("Give both lat and lng, or neither.")]})
+        return attrs
+
+
+class TimelineSerializer(serializers.ModelSerializer):
+    # The contract's names; `from` is a Python keyword, hence the explicit mapping.
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderEvent
+        fields = ["id", "action", "actor", "note", "at"]
+
+    def get_actor(self, event: OrderEvent) -> str | None:
+        return str(event.actor) if event.actor_id else None
+
+    def to_representation(self, instance: OrderEvent) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["from"] = instance.from_status or None
+        data["to"] = instance.to_status
+        return data
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "kind", "content_type", "size", "duration_s", "created_at", "url"]
+
+    def get_url(self, attachment: Attachment) -> str:
+        return f"/api/v1/attachments/{attachment.token}"
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An order as the caller may see it: `address` and `contact_phone` are null unless the
+    view put `personal_ids` (order ids whose personal data the caller may see) in context."""
+
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category_name = serializers.CharField(source="category.name", read_only=True)
+    branch_name = serializers.CharField(source="branch.name", read_only=True)
+    area = serializers.SerializerMethodField()
+    volunteer_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "status",
+            "category",
+            "category_name",
+            "description",
+            "address",
+            "lat",
+            "lng",
+            "urgency",
+            "contact_phone",
+            "branch",
+            "branch_name",
+            "area",
+            "volunteer",
+            "volunteer_name",
+            "window_start",
+            "window_end",
+            "dispatch_mode",
+            "hours",
+            "created_at",
+            "reviewed_at",
+            "dispatched_at",
+            "claimed_at",
+            "started_at",
+            "completed_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_area(self, order: Order) -> str | None:
+        return order.grid.name if order.grid_id else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_volunteer_name(self, order: Order) -> str | None:
+        return str(order.volunteer.user) if order.volunteer_id else None
+
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.pk not in self.context.get("personal_ids", ()):
+            # Never the value: exact location too is personal; the area name stays.
+            data["address"] = None
+            data["contact_phone"] = None
+            data["lat"] = None
+            data["lng"] = None
+        return data
+
+
+class OrderDetailSerializer(OrderSerializer):
+    timeline = TimelineSerializer(source="events", many=True, read_only=True)
+    attachments = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
+    roles = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "completion_note", "timeline", "attachments", "rating", "roles"]
+        read_only_fields = fields
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, order: Order) -> list[dict[str, Any]]:
+        if order.pk not in self.context.get("personal_ids", ()):
+            return []
+        return AttachmentSerializer(order.attachments.all(), many=True).data
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_rating(self, order: Order) -> dict[str, Any] | None:
+        rating = order.ratings.order_by("-created_at").first()
+        return {"rating": rating.rating, "comment": rating.comment} if rating else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_roles(self, order: Order) -> list[str]:
+        return sorted(str(r) for r in self.context.get("roles", ()))
+
+
+class OfferSerializer(serializers.ModelSerializer):
+    """An open offer: what the job is and roughly where; nothing personal (DESIGN.md)."""
+
+    order = serializers.IntegerField(source="order_id")
+    category = serializers.CharField(source="order.category.code")
+    category_name = serializers.CharField(source="order.category.name")
+    description = serializers.CharField(source="order.description")
+    urgency = serializers.CharField(source="order.urgency")
+    area = serializers.SerializerMethodField()
+    window_start = serializers.DateTimeField(source="order.window_start")
+    window_end = serializers.DateTimeField(source="order.window_end")
+
+    class Meta:
+        model = Offer
+        fields = [
+            "id",
+            "order",
+            "category",
+            "category_name",
+            "description",
+            "urgency",
+            "area",
+            "distance_m",
+            "mode",
+            "window_start",
+            "window_end",
+            "created_at",
+            "expires_at",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_area(self, offer: Offer) -> str | None:
+        return offer.order.grid.name if offer.order.grid_id else None
+
+
+# --- action bodies -----------------------------------------------------------------------------
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=MAX_REASON, required=False, allow_blank=True, default="")
+
+
+class TransferSerializer(ReasonSerializer):
+    branch = serializers.IntegerField(required=False, min_value=1)
+    area = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "branch" not in attrs and "area" not in attrs:
+            raise serializers.ValidationError({"branch": [_("Name a branch or an area to transfer to.")]})
+        return attrs
+
+
+class DispatchSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["direct", "pool", "broadcast"])
+    volunteer = serializers.IntegerField(required=False, min_value=1)
+    volunteers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
+    top = serializers.IntegerField(required=False, min_value=1, max_value=50)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        mode = attrs["mode"]
+        if mode == "direct" and "volunteer" not in attrs:
+            raise serializers.ValidationError({"volunteer": [_("Name the volunteer to offer the order to.")]})
+        if mode == "pool" and not attrs.get("volunteers") and "top" not in attrs:
+            raise serializers.ValidationError({"volunteers": [_("Give volunteers, or top: n.")]})
+        return attrs
+
+
+class CompleteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=MAX_DESCRIPTION, required=False, allow_blank=True, default="")
+    hours = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("24"))
+
+
+class ConfirmSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=MAX_REASON)
+
+
+ACTION_BODIES: dict[str, type[serializers.Serializer]] = {
+    "accept": EmptySerializer,
+    "reject": RequiredReasonSerializer,
+    "transfer": TransferSerializer,
+    "cancel": ReasonSerializer,
+    "dispatch": DispatchSerializer,
+    "claim": EmptySerializer,
+    "decline": ReasonSerializer,
+    "recall": ReasonSerializer,
+    "release": RequiredReasonSerializer,
+    "start": EmptySerializer,
+    "complete": CompleteSerializer,
+    "confirm": ConfirmSerializer,
+    "reopen": RequiredReasonSerializer,
+}

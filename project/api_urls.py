@@ -1,0 +1,29 @@
+"""/api/v1: the versioned contract for phone apps (DESIGN.md)."""
+
+from django.urls import path
+
+from notifications.api import NotificationList, NotificationRead
+from orders.api import (
+    AttachmentDownload,
+    AttachmentUpload,
+    CategoryList,
+    OfferList,
+    OrderAction,
+    OrderDetail,
+    OrderListCreate,
+)
+from volunteers.api import Me, MeVolunteer
+
+urlpatterns = [
+    path("me", Me.as_view(), name="me"),
+    path("me/volunteer", MeVolunteer.as_view(), name="me-volunteer"),
+    path("categories", CategoryList.as_view(), name="categories"),
+    path("orders", OrderListCreate.as_view(), name="orders"),
+    path("orders/<int:order_id>", OrderDetail.as_view(), name="order-detail"),
+    path("orders/<int:order_id>/attachments", AttachmentUpload.as_view(), name="order-attachments"),
+    path("orders/<int:order_id>/<slug:action>", OrderAction.as_view(), name="order-action"),
+    path("attachments/<str:token>", AttachmentDownload.as_view(), name="attachment"),
+    path("offers", OfferList.as_view(), name="offers"),
+    path("notifications", NotificationList.as_view(), name="notifications"),
+    path("notifications/read", NotificationRead.as_view(), name="notifications-read"),
+]
