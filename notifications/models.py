@@ -63,3 +63,22 @@ class Notification(models.Model):
     @property
     def unread(self) -> bool:
         return self.read_at is None
+
+
+class RealtimeTicket(models.Model):
+    """A short-lived, single-use credential for opening /ws/ from an app (no cookie there).
+
+    Stored in the database, not only in Redis, so that tickets survive a Redis outage."""
+
+    key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("realtime ticket")
+        verbose_name_plural = _("realtime tickets")
+
+    def __str__(self) -> str:
+        return f"ticket for {self.user_id}"

@@ -131,3 +131,23 @@ class Volunteer(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class LocationPing(models.Model):
+    """A location streamed by an on-duty volunteer's phone, kept with its time.
+
+    Seen by the matcher and the volunteer's branch secretaries only, never by residents."""
+
+    volunteer = models.ForeignKey(Volunteer, on_delete=models.CASCADE, related_name="pings")
+    lat = models.FloatField(validators=LAT_VALIDATORS)
+    lng = models.FloatField(validators=LNG_VALIDATORS)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("location ping")
+        verbose_name_plural = _("location pings")
+        indexes = [models.Index(fields=["volunteer", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.volunteer} @ {self.at:%Y-%m-%d %H:%M}"
