@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_phone_app_logs_in_with_allauth_headless_and_uses_the_session_token(resident):
+    client = Client()
+    login = client.post(
+        "/_allauth/app/v1/auth/login",
+        {"username": "resident", "password": "pw-sandan-test"},
+        content_type="application/json",
+    )
+    assert login.status_code == 200, login.content
+    token = login.json()["meta"]["session_token"]
+    app = Client()  # no cookies: only the header authenticates
+    me = app.get("/api/v1/me", HTTP_X_SESSION_TOKEN=token)
+    assert me.status_code == 200
+    assert me.json()["username"] == "resident"
+    assert me.json()["roles"] == ["resident"]
+    assert app.get("/api/v1/me").status_code in (401, 403)
+    assert app.get("/api/v1/me", HTTP_X_SESSION_TOKEN="not-a-token").status_code in (401, 403)
+
+
+def test_wrong_password_is_refused(resident):
+    login = Client().post(
+        "/_allauth/app/v1/auth/login",
+        {"username": "resident", "password": "wrong"},
+        content_type="application/json",
+    )
+    assert login.status_code == 400
+
+
+def test_browser_uses_the_session_cookie(resident):
+    client = Client()
+    assert client.login(username="resident", password="pw-sandan-test")
+    assert client.get("/api/v1/me").json()["username"] == "resident"
+
+
+def test_roles_come_from_relations(secretary, staff, volunteer):
+    client = Client()
+    client.force_login(secretary)
+    assert client.get("/api/v1/me").json()["roles"] == ["resident", "secretary"]
+    client.force_login(staff)
+    me = client.get("/api/v1/me").json()
+    assert me["roles"] == ["resident", "staff"] and me["areas"][0]["level"] == "community"
+    client.force_login(volunteer)
+    me = client.get("/api/v1/me").json()
+    assert me["roles"] == ["resident", "volunteer"]
+    assert me["volunteer"]["on_duty"] is True
+    client.force_login(UserFactory(username="plain"))
+    assert client.get("/api/v1/me").json()["volunteer"] is None
+
+
+def test_volunteer_goes_off_duty_and_their_live_location_is_forgotten(api, volunteer):
+    client = api(volunteer)
+    on = client.patch("/api/v1/me/volunteer", {"on_duty": True, "lat": 31.231, "lng": 121.471}, format="json")
+    assert on.status_code == 200 and on.data["lat"] == 31.231
+    off = client.patch("/api/v1/me/volunteer", {"on_duty": False}, format="json")
+    assert off.data["on_duty"] is False
+    volunteer.volunteer.refresh_from_db()
+    assert volunteer.volunteer.live_lat is None and volunteer.volunteer.live_at is None
+    bad = client.patch("/api/v1/me/volunteer", {"lat": 999, "skills": ["no-such-skill"]}, format="json")
+    assert bad.status_code == 400 and "lat" in bad.data
+
+
+def test_a_non_volunteer_cannot_patch_a_volunteer_profile(api, resident):
+    response = api(resident).patch("/api/v1/me/volunteer", {"on_duty": True}, format="json")
+    assert response.status_code == 403
