@@ -263,9 +263,12 @@ class OrderInput:
 
 
 def order_submit(
-    *, resident, data: OrderInput, submitted_by=None, idempotency_key: str | None = None
+    *, resident, data: OrderInput, submitted_by=None, idempotency_key: str | None = None, source: str | None = None
 ) -> tuple[Order, bool]:
     """居民點單: create a submitted order routed to the branch of the resident's grid.
+
+    `source` names where the request came from when not from Sandan's own apps (e.g. an
+    Open311 client); it is written on the submit event of the timeline.
 
     Returns (order, created). With an Idempotency-Key a retry returns the first order and
     never creates a second: the key's unique constraint decides between concurrent retries.
@@ -277,7 +280,7 @@ def order_submit(
             return hit, False
     try:
         with transaction.atomic():
-            order = _create_order(resident=resident, data=data, submitted_by=submitted_by)
+            order = _create_order(resident=resident, data=data, submitted_by=submitted_by, source=source)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=resident, key=idempotency_key, request_hash=fingerprint, order=order)
     except IntegrityError:
@@ -298,7 +301,7 @@ def _idempotent_hit(user, key: str, fingerprint: str) -> Order | None:
     return record.order
 
 
-def _create_order(*, resident, data: OrderInput, submitted_by) -> Order:
+def _create_order(*, resident, data: OrderInput, submitted_by, source: str | None = None) -> Order:
     category = Category.objects.filter(code=data.category, active=True).first()
     if category is None:
         raise InvalidInput(fields={"category": [_("Unknown category.")]})
@@ -331,7 +334,9 @@ def _create_order(*, resident, data: OrderInput, submitted_by) -> Order:
     )
     order = _fetch(order.pk)
     note = _("Entered by staff on the resident's behalf.") if submitted_by else ""
-    event = _record(order, "submit", "", submitted_by or resident, note)
+    if source:
+        note = _("Filed through %(source)s.") % {"source": source}
+    event = _record(order, "submit", "", submitted_by or resident, note, {"source": source} if source else None)
     _announce(order, event, submitted_by or resident)
     publish(
         recipients=order.branch.secretaries.values_list("id", flat=True),
