@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "orders",
     "matching",
     "notifications",
+    "open311",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,10 @@ SANDAN = {
     "MAX_AUDIO_SECONDS": env_int("SANDAN_MAX_AUDIO_SECONDS", 120),
     "MAX_ATTACHMENTS_PER_ORDER": 6,
 }
+
+# --- Open311 GeoReport v2 (docs/open311.md) ----------------------------------------------------
+# The one jurisdiction served at /open311/v2/; a request naming another gets the spec's 404.
+OPEN311_JURISDICTION = env_str("OPEN311_JURISDICTION", "sandan.local")
 
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
