@@ -5,9 +5,11 @@ from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from notifications.models import Notification
+from notifications.realtime import realtime_ticket_issue
 from notifications.services import notifications_mark_read
 
 
@@ -52,3 +54,28 @@ class NotificationRead(APIView):
             user=request.user, ids=body.validated_data.get("ids"), all_=body.validated_data.get("all", False)
         )
         return Response({"marked": marked})
+
+
+class RealtimeTicket(APIView):
+    """A single-use ticket for opening the WebSocket from an app: connect `/ws/?ticket=…`
+    within REALTIME["TICKET_SECONDS"]; a used or expired ticket is refused."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "realtime_ticket"
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "RealtimeTicketResult",
+                {
+                    "ticket": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                    "url": serializers.CharField(),
+                },
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        token, ticket = realtime_ticket_issue(user=request.user)
+        return Response({"ticket": token, "expires_at": ticket.expires_at, "url": f"/ws/?ticket={token}"}, status=201)

@@ -23,6 +23,24 @@ from notifications.models import Event, Notification
 
 logger = logging.getLogger(__name__)
 
+# Kinds sent to people who may not see the resident's personal data (volunteers before a claim).
+ANONYMOUS_KINDS = frozenset({"offer.new", "offer.withdrawn"})
+PERSONAL_KEYS = frozenset({"address", "contact_phone", "phone", "lat", "lng", "resident"})
+
+
+def _check_no_personal_data(kind: str, payload: Any) -> None:
+    """Refuse (and so roll back) a change whose offer would carry an address or a phone: a
+    programming error must not reach a stranger's phone."""
+    if isinstance(payload, dict):
+        leaked = PERSONAL_KEYS.intersection(payload)
+        if leaked:
+            raise ValueError(f"{kind} payload must not carry personal data: {sorted(leaked)}")
+        for value in payload.values():
+            _check_no_personal_data(kind, value)
+    elif isinstance(payload, list):
+        for value in payload:
+            _check_no_personal_data(kind, value)
+
 
 def publish(
     *,
@@ -40,6 +58,8 @@ def publish(
     user_ids = sorted(set(recipients))
     if not user_ids:
         return []
+    if kind in ANONYMOUS_KINDS:
+        _check_no_personal_data(kind, payload)
     events = Event.objects.bulk_create(
         [Event(recipient_id=uid, kind=kind, payload=payload, order_id=order_id) for uid in user_ids]
     )
@@ -56,34 +76,48 @@ def publish(
 def push_events(event_ids: list[int]) -> None:
     """Hand committed events to the channel layer and mark them pushed.
 
-    A channel-layer failure (Redis down) is logged and leaves the rows unpushed for the relay:
-    the change itself has already committed and must not be undone by a delivery problem.
+    All frames go out in one trip to the event loop, in id order. A channel-layer failure
+    (Redis down) is logged and leaves the rows unpushed for the relay: the change itself has
+    already committed and must not be undone by a delivery problem.
     """
     if not event_ids:
         return
-    layer = get_channel_layer()
     events = list(Event.objects.filter(pk__in=event_ids, pushed_at__isnull=True).order_by("id"))
+    if not events:
+        return
     pushed: list[int] = []
-    try:
-        for event in events:
-            if layer is not None:
-                async_to_sync(layer.group_send)(
-                    user_group(event.recipient_id), {"type": "outbox.event", "event": event.as_frame()}
-                )
-            pushed.append(event.pk)
-    except Exception:  # noqa: BLE001 - any layer failure: the relay retries later
-        logger.warning("channel layer unavailable; %d events left for the relay", len(events) - len(pushed))
+    layer = get_channel_layer()
+    if layer is not None:
+        try:
+            async_to_sync(_send_all)(layer, events, pushed)
+        except Exception:  # noqa: BLE001 - any layer failure: the relay retries later
+            logger.warning("channel layer unavailable; %d events left for the relay", len(events) - len(pushed))
+    else:
+        pushed = [e.pk for e in events]
     if pushed:
         Event.objects.filter(pk__in=pushed).update(pushed_at=timezone.now())
 
 
+async def _send_all(layer: Any, events: list[Event], pushed: list[int]) -> None:
+    for event in events:
+        await layer.group_send(user_group(event.recipient_id), {"type": "outbox.event", "event": event.as_frame()})
+        pushed.append(event.pk)
+
+
 def relay_unpushed(*, older_than_seconds: float = 2.0, limit: int = 500) -> int:
-    """Push events whose after-commit push never happened. Returns how many were pushed."""
+    """Push events whose after-commit push never happened. Returns how many were pushed.
+
+    Idempotent and safe to run in several workers: rows are taken with FOR UPDATE SKIP LOCKED
+    (on PostgreSQL), so two relays never push the same row at once; a row pushed twice anyway
+    (a push that died before marking) is dropped by the consumer and the client by its id.
+    The grace period leaves fresh rows to their own after-commit push."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        Event.objects.filter(pushed_at__isnull=True, created_at__lte=cutoff)
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    push_events(ids)
-    return Event.objects.filter(pk__in=ids, pushed_at__isnull=False).count()
+    with transaction.atomic():
+        ids = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(pushed_at__isnull=True, created_at__lte=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        push_events(ids)
+        return Event.objects.filter(pk__in=ids, pushed_at__isnull=False).count()

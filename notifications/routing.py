@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path
+
+from notifications.consumers import RealtimeConsumer
+
+websocket_urlpatterns = [path("ws/", RealtimeConsumer.as_asgi())]

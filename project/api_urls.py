@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from notifications.api import NotificationList, NotificationRead
+from notifications.api import NotificationList, NotificationRead, RealtimeTicket
 from orders.api import (
     AttachmentDownload,
     AttachmentUpload,
@@ -26,4 +26,5 @@ urlpatterns = [
     path("offers", OfferList.as_view(), name="offers"),
     path("notifications", NotificationList.as_view(), name="notifications"),
     path("notifications/read", NotificationRead.as_view(), name="notifications-read"),
+    path("realtime/ticket", RealtimeTicket.as_view(), name="realtime-ticket"),
 ]

@@ -1,0 +1,114 @@
+"""What the WebSocket needs from the database: tickets, the cursor, resume, retention.
+
+The consumer (notifications/consumers.py) stays thin and calls these through
+`database_sync_to_async`; each function is one short query or one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Event, RealtimeTicket
+
+# A ticket longer than this is not one of ours; refuse it before hashing.
+_MAX_TICKET_LENGTH = 128
+
+
+def retention() -> timedelta:
+    return timedelta(days=settings.REALTIME["RETENTION_DAYS"])
+
+
+def _digest(token: str) -> str:
+    # Only the hash is stored: a leaked table row cannot be turned into a working ticket.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def realtime_ticket_issue(*, user) -> tuple[str, RealtimeTicket]:
+    """A single-use credential for `/ws/?ticket=…`, valid for REALTIME["TICKET_SECONDS"].
+
+    Returns (token, ticket); the token is shown once and only its SHA-256 is stored."""
+    token = secrets.token_urlsafe(32)
+    ticket = RealtimeTicket.objects.create(
+        key=_digest(token),
+        user=user,
+        expires_at=timezone.now() + timedelta(seconds=settings.REALTIME["TICKET_SECONDS"]),
+    )
+    return token, ticket
+
+
+def realtime_ticket_redeem(*, token: str):
+    """The user a ticket was issued to, or None if it is unknown, expired or already used.
+
+    Single use under concurrency: the conditional UPDATE (`used_at IS NULL AND expires_at > now`)
+    matches for exactly one of two sockets presenting the same ticket at once."""
+    if not token or len(token) > _MAX_TICKET_LENGTH:
+        return None
+    key = _digest(token)
+    now = timezone.now()
+    used = RealtimeTicket.objects.filter(key=key, used_at__isnull=True, expires_at__gt=now).update(used_at=now)
+    if used != 1:
+        return None
+    user = RealtimeTicket.objects.select_related("user").get(key=key).user
+    if not user.is_active:
+        return None
+    return user
+
+
+def current_cursor() -> int:
+    """The outbox's high-water mark: the id a client starts from.
+
+    Global, not per user, on purpose: a quiet user who reconnects after a day then holds a recent
+    cursor and is not sent `resync` just because their own last event is old."""
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+@dataclass
+class Resume:
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    resync: bool = False
+    reason: str = ""
+    cursor: int = 0
+
+
+def events_after(*, user_id: int, after: int) -> Resume:
+    """Every event of `user_id` with an id above `after`, in id order; or a resync.
+
+    Resync when the gap reaches behind the retention window (the first missed event is older
+    than the retention, or rows after `after` have been pruned) or when it is too long to
+    replay. Reads committed rows only; an event committing later is pushed live."""
+    limit = settings.REALTIME["RESUME_MAX_EVENTS"]
+    cutoff = timezone.now() - retention()
+    rows = list(Event.objects.filter(recipient_id=user_id, id__gt=after).order_by("id")[: limit + 1])
+    cursor = current_cursor()
+    if rows and rows[0].created_at < cutoff:
+        return Resume(resync=True, reason="retention", cursor=cursor)
+    oldest = Event.objects.order_by("id").values_list("id", flat=True).first()
+    if oldest is not None and after < oldest - 1 and after < cursor:
+        # Rows between `after` and the oldest kept row were pruned: some may have been theirs.
+        return Resume(resync=True, reason="retention", cursor=cursor)
+    if len(rows) > limit:
+        return Resume(resync=True, reason="too_many", cursor=cursor)
+    return Resume(frames=[e.as_frame() for e in rows], cursor=max(cursor, rows[-1].pk if rows else 0))
+
+
+def events_prune(*, now=None) -> int:
+    """Delete outbox rows older than the retention (clients that far behind get `resync`)."""
+    cutoff = (now or timezone.now()) - retention()
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def realtime_tickets_prune(*, now=None) -> int:
+    """Delete tickets that expired more than an hour ago (kept that long for inspection)."""
+    cutoff = (now or timezone.now()) - timedelta(hours=1)
+    deleted, _ = RealtimeTicket.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,81 @@
+"""Closes this process's sockets when Redis went away, so that phones reconnect and resume.
+
+While Redis is down, pushes fail (the relay keeps those rows) and the pub/sub subscription is
+dead; when it is back, redis-py resubscribes, but whatever was published in between never reached
+this process and a socket that stayed open would not know it missed anything. So the process
+checks Redis every REALTIME["REDIS_WATCHDOG_SECONDS"] and, on the first failed check or on a
+changed `run_id` (a restart between two checks), closes its sockets with 1012 (service restart).
+The client's ordinary reconnect sends `resume {after}` and gets every missed event from the outbox.
+
+One task per process and event loop, started by the first socket; nothing is shared between
+processes and nothing here is the only copy of anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CLOSE_SERVICE_RESTART = 1012
+
+_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+def register(consumer: Any) -> None:
+    _sockets.add(consumer)
+    interval = settings.REALTIME["REDIS_WATCHDOG_SECONDS"]
+    if not settings.REDIS_URL or interval <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    task = _tasks.get(loop)
+    if task is None or task.done():
+        _tasks[loop] = loop.create_task(_watch(settings.REDIS_URL, interval))
+
+
+def unregister(consumer: Any) -> None:
+    _sockets.discard(consumer)
+
+
+async def close_all(code: int = CLOSE_SERVICE_RESTART) -> int:
+    """Close every socket of this process; returns how many."""
+    sockets = list(_sockets)
+    _sockets.clear()
+    for consumer in sockets:
+        try:
+            await consumer.close(code=code)
+        except Exception:  # a socket already gone
+            logger.debug("closing a socket failed", exc_info=True)
+    return len(sockets)
+
+
+async def _watch(url: str, interval: float) -> None:
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=interval, socket_timeout=interval)
+    run_id: str | None = None
+    healthy = True
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                info = await client.info("server")
+                current = str(info.get("run_id"))
+            except Exception:  # noqa: BLE001 - any failure means "Redis is not there"
+                if healthy:
+                    closed = await close_all()
+                    logger.warning("Redis unreachable: closed %d sockets; they resume on reconnect", closed)
+                healthy = False
+                continue
+            if run_id is not None and current != run_id and healthy:
+                closed = await close_all()
+                logger.warning("Redis restarted: closed %d sockets; they resume on reconnect", closed)
+            run_id, healthy = current, True
+    finally:
+        await client.aclose()

@@ -1,0 +1,98 @@
+"""Helpers for driving /ws/ in-process through `project.asgi.application`.
+
+pytest-asyncio is not installed: each test writes its scenario as a coroutine and runs it with
+`run(...)` (asgiref's async_to_sync), so database work inside it goes through
+`database_sync_to_async` back on the test's own thread and connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from notifications.realtime import realtime_ticket_issue
+from project.asgi import application
+
+ORIGIN = b"http://127.0.0.1"
+
+
+def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    return async_to_sync(coro_fn)()
+
+
+db = database_sync_to_async
+
+
+@pytest.fixture(autouse=True)
+def _realtime_settings(settings):
+    # In-process tests run on short-lived event loops: no Redis watchdog task per loop.
+    settings.REALTIME = {**settings.REALTIME, "REDIS_WATCHDOG_SECONDS": 0}
+
+
+@pytest.fixture(autouse=True)
+def _seeded_categories(db):
+    """Transactional tests flush the database after each test, seeded rows included: re-seed."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("orders.migrations.0003_seed_categories").seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_in_memory_layer():
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        layer.channels.clear()
+        layer.groups.clear()
+    yield
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+async def open_socket(
+    user=None, *, ticket: str | None = None, origin: bytes | None = ORIGIN, expect_hello: bool = True
+) -> tuple[WebsocketCommunicator, bool, Any]:
+    """Connect as `user` (session cookie) or with `ticket`; returns (communicator, connected, hello)."""
+    headers = [(b"host", b"127.0.0.1")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if user is not None:
+        headers.append((b"cookie", await db(session_cookie)(user)))
+    path = "/ws/" + (f"?ticket={ticket}" if ticket else "")
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await comm.connect()
+    hello = None
+    if connected and expect_hello:
+        hello = await comm.receive_json_from(timeout=5)
+        assert hello["type"] == "hello"
+    return comm, connected, hello
+
+
+async def new_ticket(user) -> str:
+    token, _ = await db(realtime_ticket_issue)(user=user)
+    return token
+
+
+async def drain(comm: WebsocketCommunicator, *, quiet: float = 0.3) -> list[dict]:
+    """Every frame that arrives until the socket has been quiet for `quiet` seconds."""
+    frames = []
+    while not await comm.receive_nothing(timeout=quiet):
+        frames.append(await comm.receive_json_from())
+    return frames
+
+
+def kinds(frames: list[dict]) -> list[str]:
+    return [f.get("kind", f["type"]) for f in frames]
