@@ -19,4 +19,5 @@ urlpatterns = [
     path("open311/v2/", include("open311.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health, name="health"),
+    path("", include("web.urls")),
 ]

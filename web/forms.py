@@ -1,0 +1,78 @@
+"""Forms of the pages. They only parse; the rules live in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Category, Order
+from volunteers.models import Area
+
+PHONE_PATTERN = r"^\+?[0-9 ()-]{5,20}$"
+
+
+def category_label(category: Category) -> str:
+    english = (get_language() or "").startswith("en")
+    return (category.name_en or category.name) if english else category.name
+
+
+class OrderForm(forms.Form):
+    category = forms.ChoiceField(label=_("What do you need help with?"), widget=forms.RadioSelect)
+    description = forms.CharField(
+        label=_("Describe what you need"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=Order.Urgency.choices, initial="normal")
+    address = forms.CharField(label=_("Address"), max_length=255, required=False)
+    grid = forms.ModelChoiceField(
+        label=_("Neighbourhood"),
+        queryset=Area.objects.none(),
+        required=False,
+        empty_label=_("— choose if you do not share your location —"),
+    )
+    contact_phone = forms.RegexField(
+        label=_("Phone for the volunteer"), regex=PHONE_PATTERN, max_length=32, required=False
+    )
+    lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
+    lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
+    photo = forms.FileField(label=_("Photo"), required=False)
+    voice = forms.FileField(label=_("Voice message"), required=False)
+
+    def __init__(self, *args: Any, has_home: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        categories = Category.objects.filter(active=True).order_by("sort", "code")
+        self.fields["category"].choices = [(c.code, category_label(c)) for c in categories]
+        self.fields["grid"].queryset = Area.objects.filter(level=Area.Level.GRID).order_by("name")
+        self.has_home = has_home
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (data.get("lat") is None) != (data.get("lng") is None):
+            data["lat"] = data["lng"] = None
+        if data.get("lat") is None and data.get("grid") is not None:
+            # A typed address with a chosen neighbourhood: route by the neighbourhood's centre.
+            data["lat"], data["lng"] = data["grid"].center_lat, data["grid"].center_lng
+        if data.get("lat") is None and not self.has_home:
+            self.add_error("grid", _("Share your location or choose your neighbourhood."))
+        return data
+
+
+class DutyForm(forms.Form):
+    on_duty = forms.BooleanField(required=False)
+
+
+def action_data(post) -> dict[str, Any]:
+    """A form POST as an action body: empty inputs are left out, lists stay lists."""
+    data: dict[str, Any] = {}
+    for key in post:
+        if key in {"csrfmiddlewaretoken", "next"}:
+            continue
+        values = [v for v in post.getlist(key) if v.strip() != ""]
+        if not values:
+            continue
+        data[key] = values if key == "volunteers" else values[0]
+    return data

@@ -1,0 +1,158 @@
+"""Reads the pages need beyond `orders.selectors`: the desk's queue and board, what is
+overdue, a volunteer's tasks and hours. Every read is scoped through `orders.selectors`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+
+from orders.models import Order
+from orders.selectors import desk_branch_ids, order_list
+from orders.states import HELD, Status
+from volunteers.models import Area, Branch, Volunteer
+
+# Minutes an order may sit in a state before the desk sees it as overdue. A branch overrides
+# them in `Branch.sla` with the same keys (e.g. {"review": 30}).
+SLA_DEFAULT_MINUTES = {"review": 30, "dispatch": 60, "claim": 30, "start": 120, "complete": 480}
+
+# state → (SLA key, the timestamp the clock starts from)
+_CLOCKS = {
+    Status.SUBMITTED: ("review", "created_at"),
+    Status.ACCEPTED: ("dispatch", "reviewed_at"),
+    Status.DISPATCHED: ("claim", "dispatched_at"),
+    Status.CLAIMED: ("start", "claimed_at"),
+    Status.IN_PROGRESS: ("complete", "started_at"),
+}
+
+IN_FLIGHT = [Status.ACCEPTED, Status.DISPATCHED, Status.CLAIMED, Status.IN_PROGRESS]
+
+
+@dataclass(frozen=True)
+class Clock:
+    since: datetime
+    minutes: int
+    limit: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.minutes > self.limit
+
+
+# The SLA timers' own settings (timers/), where they exist, so the desk and the timers agree.
+_TIMER_SETTINGS = {"review": "REVIEW_MINUTES", "claim": "OFFER_MINUTES", "start": "START_MINUTES"}
+
+
+def sla_minutes(branch: Branch) -> dict[str, int]:
+    limits = dict(SLA_DEFAULT_MINUTES)
+    timers = getattr(settings, "SANDAN_TIMERS", {}) or {}
+    for key, name in _TIMER_SETTINGS.items():
+        if isinstance(timers.get(name), int) and timers[name] > 0:
+            limits[key] = timers[name]
+    for key, value in (branch.sla or {}).items():
+        if key in limits and isinstance(value, int | float) and value > 0:
+            limits[key] = int(value)
+    return limits
+
+
+def clock_for(order: Order, now: datetime | None = None) -> Clock | None:
+    """How long the order has waited in its current state, against that state's limit."""
+    clock = _CLOCKS.get(Status(order.status))
+    if clock is None:
+        return None
+    key, field = clock
+    since = getattr(order, field, None) or order.updated_at or order.created_at
+    minutes = int(((now or timezone.now()) - since).total_seconds() // 60)
+    return Clock(since=since, minutes=max(minutes, 0), limit=sla_minutes(order.branch)[key])
+
+
+def with_clocks(orders) -> list[Order]:
+    now = timezone.now()
+    rows = list(orders)
+    for order in rows:
+        order.clock = clock_for(order, now)
+    return rows
+
+
+def desk_branches(user) -> QuerySet[Branch]:
+    return Branch.objects.filter(pk__in=desk_branch_ids(user)).select_related("area").order_by("name")
+
+
+def desk_orders(user, *, branch_id: int | None = None) -> QuerySet[Order]:
+    qs = order_list(user, role="desk").select_related("branch__area", "grid")
+    if branch_id is not None:
+        qs = qs.filter(branch_id=branch_id)
+    return qs
+
+
+def desk_queue(user, *, branch_id: int | None = None) -> list[Order]:
+    """Incoming orders, oldest first: the one that has waited longest is reviewed first."""
+    qs = desk_orders(user, branch_id=branch_id).filter(status=Status.SUBMITTED).order_by("created_at", "id")
+    return with_clocks(qs[:200])
+
+
+def desk_board(user, *, branch_id: int | None = None) -> list[Order]:
+    """Everything in flight; overdue first, then by how long it has waited."""
+    qs = desk_orders(user, branch_id=branch_id).filter(status__in=IN_FLIGHT).order_by("updated_at", "id")
+    rows = with_clocks(qs[:500])
+    rows.sort(key=lambda o: (not (o.clock and o.clock.overdue), -(o.clock.minutes if o.clock else 0)))
+    return rows
+
+
+def desk_escalations(user, *, branch_id: int | None = None) -> list[Order]:
+    """For staff: orders escalated to them or overdue anywhere below their areas."""
+    open_states = [Status.SUBMITTED, *IN_FLIGHT]
+    rows = with_clocks(desk_orders(user, branch_id=branch_id).filter(status__in=open_states)[:500])
+    return [o for o in rows if o.escalated_at is not None or (o.clock and o.clock.overdue)]
+
+
+def transfer_targets(user, order: Order) -> QuerySet[Branch]:
+    """Branches an order can be passed to: any other branch in the order's street."""
+    area: Area | None = order.branch.area
+    while area is not None and area.parent_id is not None:
+        area = area.parent
+    street_id = area.pk if area is not None else order.branch.area_id
+    from volunteers.selectors import descendant_ids
+
+    scope = descendant_ids([street_id]) | set(desk_branch_ids(user))
+    return Branch.objects.filter(area_id__in=scope).exclude(pk=order.branch_id).order_by("name")
+
+
+def volunteer_tasks(user) -> list[Order]:
+    held = [s.value for s in HELD]
+    return list(
+        order_list(user, role="volunteer")
+        .filter(volunteer__user=user, status__in=held)
+        .select_related("grid")
+        .order_by("claimed_at", "id")
+    )
+
+
+def volunteer_hours(user) -> dict[str, Any]:
+    volunteer = Volunteer.objects.filter(user=user).first()
+    if volunteer is None:
+        return {"orders": [], "total": Decimal(0)}
+    done = Order.objects.filter(volunteer=volunteer, status__in=[Status.COMPLETED, Status.CLOSED]).select_related(
+        "category"
+    )
+    total = done.aggregate(total=Sum("hours"))["total"] or Decimal(0)
+    return {"orders": list(done.order_by("-completed_at")[:100]), "total": total}
+
+
+def api_route_exists(path: str, *, not_named: str | None = None) -> bool:
+    """Whether another part of the service already offers `path` (e.g. the time bank)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return not_named is None or match.url_name != not_named
+
+
+def recent_minutes(order: Order) -> int:
+    return int((timezone.now() - order.created_at) / timedelta(minutes=1))

@@ -1,0 +1,29 @@
+/* Small behaviours of every page. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) { el.form.submit(); }
+  });
+  // A form is sent once: a second tap while the first is on its way does nothing.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || form.hasAttribute("data-sending")) {
+      if (form.hasAttribute("data-sending")) { event.preventDefault(); }
+      return;
+    }
+    form.setAttribute("data-sending", "");
+    setTimeout(function () { form.removeAttribute("data-sending"); }, 8000);
+  });
+})();
+
+window.Sandan = {
+  csrf: function () {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  },
+  text: function (key) {
+    var el = document.getElementById("js-text");
+    return (el && el.dataset[key]) || "";
+  }
+};

@@ -1,0 +1,83 @@
+"""Small filters for the pages' templates. Every value they return is plain text: the
+template engine escapes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from web.forms import category_label
+from web.labels import ACTION_LABELS, MODE_LABELS, STATUS_LABELS, URGENCY_LABELS
+
+register = template.Library()
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+@register.filter
+def urgency_label(urgency: str) -> str:
+    return str(URGENCY_LABELS.get(urgency, urgency))
+
+
+@register.filter
+def mode_label(mode: str) -> str:
+    return str(MODE_LABELS.get(mode, mode))
+
+
+@register.filter
+def category_name(category) -> str:
+    return category_label(category)
+
+
+@register.filter
+def minutes(value: int) -> str:
+    """A duration in minutes as people say it: "5 min", "2 h 5 min", "3 d"."""
+    value = int(value or 0)
+    if value < 60:
+        return ngettext("%(n)d min", "%(n)d min", value) % {"n": value}
+    if value < 60 * 24:
+        return _("%(h)d h %(m)d min") % {"h": value // 60, "m": value % 60}
+    return ngettext("%(n)d day", "%(n)d days", value // 1440) % {"n": value // 1440}
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return minutes(int((timezone.now() - value).total_seconds() // 60))
+
+
+@register.filter
+def geo_uri(order) -> str:
+    """Opens the address in the phone's map app (Android); the label is the address."""
+    label = quote(order.address or "", safe="")
+    return f"geo:{order.lat:.6f},{order.lng:.6f}?q={order.lat:.6f},{order.lng:.6f}({label})"
+
+
+@register.filter
+def map_url(order) -> str:
+    """A maps link that works on any phone, iOS included (Amap's public URI API)."""
+    name = quote(order.address or "", safe="")
+    return f"https://uri.amap.com/marker?position={order.lng:.6f},{order.lat:.6f}&name={name}&coordinate=wgs84"
+
+
+@register.filter
+def distance(metres: int | None) -> str:
+    if metres is None:
+        return ""
+    if metres < 1000:
+        return _("%(m)d m") % {"m": metres}
+    return _("%(km).1f km") % {"km": metres / 1000}

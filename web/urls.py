@@ -1,0 +1,22 @@
+"""The server-rendered pages: resident, volunteer, desk (secretary and staff)."""
+
+from django.urls import path
+
+from web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("orders/", views.my_orders, name="my-orders"),
+    path("orders/new", views.order_new, name="order-new"),
+    path("orders/<int:order_id>/", views.order_page, name="order"),
+    path("orders/<int:order_id>/<slug:action>", views.order_act, name="order-act"),
+    path("volunteer/", views.volunteer_home, name="volunteer"),
+    path("volunteer/duty", views.volunteer_duty, name="volunteer-duty"),
+    path("volunteer/hours", views.volunteer_hours, name="volunteer-hours"),
+    path("desk/", views.desk, name="desk"),
+    path("sw.js", views.service_worker, name="sw"),
+    path("manifest.webmanifest", views.manifest, name="manifest"),
+    path("offline", views.offline, name="offline"),
+]

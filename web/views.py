@@ -1,0 +1,391 @@
+"""The pages. Each view parses, calls one service (or selector) and renders; live parts of a
+page are re-rendered as fragments (`?fragment=…`) when live.js hears an event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from matching.services import rank_for_order
+from orders import services
+from orders.attachments import order_attach
+from orders.errors import OrderError, OrderNotFound
+from orders.models import Order
+from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
+from orders.serializers import ACTION_BODIES
+from orders.states import ACTIONS, Role, allowed_from, may
+from volunteers.api import me_payload
+from volunteers.models import Volunteer
+from volunteers.services import volunteer_update
+from web import selectors
+from web.forms import DutyForm, OrderForm, action_data
+from web.labels import error_message
+
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "web"
+
+
+def _me(request: HttpRequest) -> dict[str, Any]:
+    if not hasattr(request, "_sandan_me"):
+        request._sandan_me = me_payload(request.user)  # type: ignore[attr-defined]
+    return request._sandan_me  # type: ignore[attr-defined]
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    me = _me(request)
+    base = {
+        "me": me,
+        "roles": set(me["roles"]),
+        "is_desk": bool({"secretary", "staff"} & set(me["roles"])),
+    }
+    return render(request, template, {**base, **context})
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+# --- home --------------------------------------------------------------------------------------
+
+
+@never_cache
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    roles = set(_me(request)["roles"])
+    if roles & {"secretary", "staff"}:
+        return redirect("web:desk")
+    if "volunteer" in roles:
+        return redirect("web:volunteer")
+    return redirect("web:my-orders")
+
+
+# --- resident ----------------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def my_orders(request: HttpRequest) -> HttpResponse:
+    orders = list(order_list(request.user, role="resident").select_related("grid")[:100])
+    if request.GET.get("fragment") == "list":
+        return render(request, "web/partials/my_orders.html", {"orders": orders})
+    return _page(request, "web/my_orders.html", {"orders": orders})
+
+
+@login_required
+@never_cache
+def order_new(request: HttpRequest) -> HttpResponse:
+    profile = getattr(request.user, "resident", None)
+    has_home = profile is not None and profile.lat is not None and profile.lng is not None
+    form = OrderForm(request.POST or None, request.FILES or None, has_home=has_home)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        order_input = services.OrderInput(
+            category=data["category"],
+            description=data["description"],
+            lat=data.get("lat"),
+            lng=data.get("lng"),
+            address=data.get("address") or None,
+            contact_phone=data.get("contact_phone") or None,
+            urgency=data["urgency"],
+        )
+        try:
+            # The order and its photo / voice note land together or not at all.
+            with transaction.atomic():
+                order, _created = services.order_submit(resident=request.user, data=order_input)
+                for kind in ("photo", "voice"):
+                    if data.get(kind):
+                        order_attach(order_id=order.pk, user=request.user, kind=kind, upload=data[kind])
+        except OrderError as error:
+            for field, errors in (error.fields or {}).items():
+                target = {"lat": "grid", "file": None}.get(field, field)
+                for message in errors:
+                    form.add_error(target if target in form.fields else None, message)
+            if not error.fields:
+                form.add_error(None, error_message(error))
+        else:
+            messages.success(request, _("Your request has been sent to the branch."))
+            return redirect("web:order", order_id=order.pk)
+    return _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
+
+
+# --- one order, every role ---------------------------------------------------------------------
+
+
+def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict[str, Any]:
+    available = {a for a in ACTIONS if may(a, roles) and allowed_from(a, order.status)}
+    desk = bool(roles & {Role.SECRETARY, Role.STAFF})
+    context: dict[str, Any] = {
+        "order": order,
+        "order_roles": {str(r) for r in roles},
+        "personal": can_see_personal_data(roles),
+        "timeline": list(order.events.select_related("actor").order_by("at", "id")),
+        "can": available,
+        "desk": desk,
+        "clock": selectors.clock_for(order),
+        "rating": order.ratings.order_by("-created_at").first(),
+    }
+    if context["personal"]:
+        context["attachments"] = list(order.attachments.all())
+    if desk and "transfer" in available:
+        context["transfer_targets"] = selectors.transfer_targets(request.user, order)
+    if desk and "dispatch" in available:
+        context["candidates"] = _candidates(order)
+        context["candidates_api"] = selectors.api_route_exists(
+            f"/api/v1/orders/{order.pk}/candidates", not_named="order-action"
+        )
+    return context
+
+
+def _candidates(order: Order) -> list[dict[str, Any]]:
+    ranked = rank_for_order(order, limit=10)
+    people = Volunteer.objects.select_related("user").in_bulk([r.volunteer_id for r in ranked])
+    rows = []
+    for r in ranked:
+        volunteer = people.get(r.volunteer_id)
+        if volunteer is None:
+            continue
+        rows.append(
+            {
+                "id": r.volunteer_id,
+                "name": str(volunteer.user),
+                "score": r.score,
+                "distance_m": int(round(r.distance_m / 100.0) * 100),
+                "reasons": sorted(r.reasons.items()),
+            }
+        )
+    return rows
+
+
+@login_required
+@never_cache
+def order_page(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        order, roles = order_get_for(request.user, order_id)
+    except OrderNotFound:
+        raise Http404() from None
+    context = _order_context(request, order, roles)
+    if request.GET.get("fragment") == "live":
+        return render(request, "web/partials/order_live.html", context)
+    return _page(request, "web/order.html", context)
+
+
+@login_required
+@require_POST
+def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
+    """One lifecycle action from a button or form; JSON for the page's scripts."""
+    if action not in ACTIONS:
+        raise Http404()
+    back = _safe_next(request, reverse("web:order", args=[order_id]))
+    data = action_data(request.POST)
+    if action == "dispatch" and "volunteer" in data and "mode" not in data:
+        data["mode"] = "direct"  # the "offer to them" button of a candidate row
+    body = ACTION_BODIES[action](data=data)
+    try:
+        if not body.is_valid():
+            problems = [str(m) for errors in body.errors.values() for m in errors]
+            raise _FormProblem(" ".join(problems))
+        kwargs = dict(body.validated_data)
+        if action == "transfer":
+            kwargs["branch_id"] = kwargs.pop("branch", None)
+            kwargs["area_id"] = kwargs.pop("area", None)
+        photo = request.FILES.get("photo")
+        with transaction.atomic():
+            order = services.ACTION_SERVICES[action](order_id=order_id, user=request.user, **kwargs)
+            if photo is not None and action == "complete":
+                order_attach(order_id=order_id, user=request.user, kind="photo", upload=photo)
+    except (OrderError, _FormProblem) as error:
+        code = getattr(error, "code", "invalid")
+        text = error_message(error)
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "code": code, "message": text}, status=getattr(error, "status_code", 400))
+        messages.error(request, text)
+        return redirect(back)
+    text = _done_message(action)
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "code": "ok", "message": text, "status": order.status, "order": order.pk})
+    messages.success(request, text)
+    return redirect(back)
+
+
+class _FormProblem(Exception):
+    code = "invalid"
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+def _done_message(action: str) -> str:
+    from web.labels import ACTION_DONE
+
+    return str(ACTION_DONE.get(action, _("Done.")))
+
+
+# --- volunteer ---------------------------------------------------------------------------------
+
+
+def _volunteer_or_404(request: HttpRequest) -> Volunteer:
+    volunteer = Volunteer.objects.filter(user=request.user).first()
+    if volunteer is None:
+        raise Http404()
+    return volunteer
+
+
+@login_required
+@never_cache
+def volunteer_home(request: HttpRequest) -> HttpResponse:
+    volunteer = _volunteer_or_404(request)
+    fragment = request.GET.get("fragment")
+    offers = list(open_offers_for(request.user)[:50])
+    tasks = selectors.volunteer_tasks(request.user)
+    if fragment == "offers":
+        return render(request, "web/partials/offers.html", {"offers": offers})
+    if fragment == "tasks":
+        return render(request, "web/partials/tasks.html", {"tasks": tasks})
+    return _page(request, "web/volunteer.html", {"volunteer": volunteer, "offers": offers, "tasks": tasks})
+
+
+@login_required
+@require_POST
+def volunteer_duty(request: HttpRequest) -> HttpResponse:
+    form = DutyForm(request.POST)
+    form.is_valid()
+    try:
+        volunteer = volunteer_update(user=request.user, data={"on_duty": form.cleaned_data.get("on_duty", False)})
+    except OrderError as error:
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "message": error_message(error)}, status=error.status_code)
+        raise Http404() from None
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "on_duty": volunteer.on_duty})
+    return redirect("web:volunteer")
+
+
+@login_required
+@never_cache
+def volunteer_hours(request: HttpRequest) -> HttpResponse:
+    _volunteer_or_404(request)
+    context = selectors.volunteer_hours(request.user)
+    context["timebank"] = selectors.api_route_exists("/api/v1/me/timebank")
+    return _page(request, "web/hours.html", context)
+
+
+# --- desk: secretary and staff -----------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def desk(request: HttpRequest) -> HttpResponse:
+    branches = list(selectors.desk_branches(request.user))
+    if not branches:
+        raise Http404()
+    try:
+        branch_id = int(request.GET.get("branch", "")) if request.GET.get("branch") else None
+    except ValueError:
+        branch_id = None
+    if branch_id is not None and branch_id not in {b.pk for b in branches}:
+        branch_id = None
+    is_staff = "staff" in _me(request)["roles"]
+    fragment = request.GET.get("fragment")
+    if fragment == "queue":
+        return render(
+            request, "web/partials/queue.html", {"queue": selectors.desk_queue(request.user, branch_id=branch_id)}
+        )
+    if fragment == "board":
+        return render(
+            request, "web/partials/board.html", {"board": selectors.desk_board(request.user, branch_id=branch_id)}
+        )
+    if fragment == "escalations":
+        return render(
+            request,
+            "web/partials/escalations.html",
+            {"escalations": selectors.desk_escalations(request.user, branch_id=branch_id)},
+        )
+    context = {
+        "branches": branches,
+        "branch_id": branch_id,
+        "queue": selectors.desk_queue(request.user, branch_id=branch_id),
+        "board": selectors.desk_board(request.user, branch_id=branch_id),
+        "is_staff": is_staff,
+        "batch_api": selectors.api_route_exists("/api/v1/orders/batch/propose"),
+    }
+    if is_staff:
+        context["escalations"] = selectors.desk_escalations(request.user, branch_id=branch_id)
+    return _page(request, "web/desk.html", context)
+
+
+# --- installable app ---------------------------------------------------------------------------
+
+
+SHELL_ASSETS = [
+    "web/app.css",
+    "web/app.js",
+    "web/live.js",
+    "web/volunteer.js",
+    "web/icons/icon-192.png",
+]
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """Served from the root so that its scope covers every page (a worker under /static/
+    could only control /static/). The shell list carries the real (hashed) static URLs."""
+    shell = [reverse("web:offline"), *(static(path) for path in SHELL_ASSETS)]
+    code = (STATIC_DIR / "sw.js").read_text().replace("__SHELL__", json.dumps(shell))
+    response = HttpResponse(code, content_type="application/javascript")
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@require_GET
+def manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest: the volunteer app installs to the home screen."""
+    icons = [
+        {"src": static("web/icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+        {"src": static("web/icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+        {"src": static("web/icons/maskable-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
+    ]
+    data = {
+        "name": _("Sandan volunteer"),
+        "short_name": _("Sandan"),
+        "description": _("Neighbours helping neighbours"),
+        "start_url": reverse("web:volunteer"),
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#f6f4f1",
+        "theme_color": "#b71c1c",
+        "lang": get_language() or "zh-hans",
+        "icons": icons,
+    }
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    return response
+
+
+@require_GET
+def offline(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/offline.html", {})
