@@ -151,14 +151,26 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # --- Redis: channel layer and cache ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 # redis-py's async pool stops at 100 connections by default; a burst of phones connecting at
-# once would then fail with MaxConnectionsError. Size it explicitly.
+# once would then fail with MaxConnectionsError. Size it explicitly. channels_redis hands every
+# key of a `hosts` dict except "address" to `redis.asyncio.ConnectionPool.from_url`, so these
+# reach the pool. The pub/sub layer needs only two connections per process and event loop (one
+# SUBSCRIBE connection, one for PUBLISH under a lock); the core layer takes one per concurrent
+# group_add/group_send, which is where a connection storm used to hit the cap.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000)
+# A Redis that does not answer must fail a push fast (the relay re-sends it), not hang a request.
+REDIS_CONNECT_TIMEOUT = env_int("REDIS_CONNECT_TIMEOUT", 2)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": env_str("CHANNEL_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": REDIS_MAX_CONNECTIONS,
+                        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                    }
+                ],
                 "prefix": env_str("CHANNEL_PREFIX", "sandan"),
             },
         }
@@ -206,6 +218,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "order_submit": env_str("ORDER_SUBMIT_RATE", "20/hour"),
+        "realtime_ticket": env_str("REALTIME_TICKET_RATE", "60/minute"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -238,6 +251,24 @@ SANDAN = {
 # --- Open311 GeoReport v2 (docs/open311.md) ----------------------------------------------------
 # The one jurisdiction served at /open311/v2/; a request naming another gets the spec's 404.
 OPEN311_JURISDICTION = env_str("OPEN311_JURISDICTION", "sandan.local")
+
+# --- Realtime (notifications.consumers) ---------------------------------------------------------
+REALTIME = {
+    # How far back `resume` replays the outbox; a client whose gap is older gets `resync`.
+    "RETENTION_DAYS": env_int("REALTIME_RETENTION_DAYS", 7),
+    # A resume that would replay more than this gets `resync` too: reloading by REST is cheaper.
+    "RESUME_MAX_EVENTS": env_int("REALTIME_RESUME_MAX_EVENTS", 1000),
+    "TICKET_SECONDS": env_int("REALTIME_TICKET_SECONDS", 60),
+    # At most one stored location per volunteer per this many seconds, across all their sockets.
+    "LOCATION_MIN_SECONDS": env_int("REALTIME_LOCATION_MIN_SECONDS", 5),
+    "MAX_FRAME_BYTES": env_int("REALTIME_MAX_FRAME_BYTES", 4096),
+    # Per-socket token bucket for client frames: sustained rate and burst.
+    "FRAMES_PER_SECOND": env_int("REALTIME_FRAMES_PER_SECOND", 10),
+    "FRAME_BURST": env_int("REALTIME_FRAME_BURST", 30),
+    # Every this many seconds each daphne process checks Redis; when it went away (or restarted)
+    # the process closes its sockets with 1012 so that phones reconnect and resume. 0 = off.
+    "REDIS_WATCHDOG_SECONDS": env_int("REALTIME_REDIS_WATCHDOG_SECONDS", 2),
+}
 
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
