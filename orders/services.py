@@ -43,6 +43,7 @@ from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Ra
 from orders.payloads import event_payload, offer_payload, order_payload
 from orders.selectors import order_get_for, roles_for
 from orders.states import HELD, TRANSITIONS, Role, Status, may
+from timebank.services import timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
 from volunteers.selectors import ancestor_ids, branch_for_area, descendant_ids, distance_m, grid_for_point
 
@@ -643,7 +644,10 @@ def order_confirm(*, order_id: int, user, rating: int | None = None, comment: st
             order=order, volunteer_id=order.volunteer_id, rating=rating, comment=(comment or "").strip()
         )
     note = (comment or "").strip() if user is not None else _("Closed automatically: not confirmed in time.")
-    return _finish(order, "confirm", order.status, user, note, {"rating": rating} if rating else {})
+    fresh = _finish(order, "confirm", order.status, user, note, {"rating": rating} if rating else {})
+    # 愛心銀行: the volunteer's hours are credited in the same transaction as the close.
+    timebank_credit_order(order=fresh)
+    return fresh
 
 
 @transaction.atomic

@@ -12,11 +12,21 @@ from orders.api import (
     OrderDetail,
     OrderListCreate,
 )
+from stats.api import ReviewRecord, ReviewSampleList, Stats
+from timebank.api import Adjust, ItemList, Leaderboard, MeTimebank, Redeem
 from volunteers.api import Me, MeVolunteer
 
 urlpatterns = [
     path("me", Me.as_view(), name="me"),
     path("me/volunteer", MeVolunteer.as_view(), name="me-volunteer"),
+    path("me/timebank", MeTimebank.as_view(), name="me-timebank"),
+    path("timebank/items", ItemList.as_view(), name="timebank-items"),
+    path("timebank/redeem", Redeem.as_view(), name="timebank-redeem"),
+    path("timebank/adjust", Adjust.as_view(), name="timebank-adjust"),
+    path("timebank/leaderboard", Leaderboard.as_view(), name="timebank-leaderboard"),
+    path("stats", Stats.as_view(), name="stats"),
+    path("stats/samples", ReviewSampleList.as_view(), name="stats-samples"),
+    path("stats/reviews/<int:item_id>", ReviewRecord.as_view(), name="stats-review"),
     path("categories", CategoryList.as_view(), name="categories"),
     path("orders", OrderListCreate.as_view(), name="orders"),
     path("orders/<int:order_id>", OrderDetail.as_view(), name="order-detail"),

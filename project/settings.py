@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "orders",
     "matching",
     "notifications",
+    "timebank",
+    "stats",
     "open311",
     "web",
 ]

@@ -16,6 +16,8 @@ urlpatterns = [
     path("_allauth/", include("allauth.headless.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("stats/", include("stats.urls")),
+    path("timebank/", include("timebank.urls")),
     path("open311/v2/", include("open311.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health, name="health"),

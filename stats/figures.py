@@ -1,0 +1,245 @@
+"""The accountability figures, computed in the database (DESIGN.md `GET /api/v1/stats`).
+
+Cohort: every figure is about the orders *received* (submitted) in the period
+[`start` 00:00, `end` 24:00) local time, within the scope. Their current state is what the
+figures read, so the numbers for a past month settle as its last orders close.
+
+- `received`: orders submitted in the period.
+- `accepted`: of those, orders accepted at some point and still in the service: status in
+  accepted, dispatched, claimed, in_progress, completed, closed. (Submitted ones are not yet
+  accepted, or were transferred and wait to be reviewed anew; rejected and cancelled are out.)
+- `completion_rate` (辦結率) = closed ÷ accepted. Null when nothing was accepted.
+- `satisfaction_rate` (滿意率) = ratings of 4 or 5 ÷ all ratings of the cohort's orders
+  (a reopened order rated twice counts twice: both verdicts were given). Null without ratings.
+- `median_minutes_to_review`: submitted → accepted or rejected (`reviewed_at − created_at`).
+- `median_minutes_to_claim`: dispatched → claimed (`claimed_at − dispatched_at`), how long
+  an offer waits for a volunteer.
+- `median_minutes_to_complete`: submitted → completed (`completed_at − created_at`), what
+  the resident waits end to end.
+  Medians cover the orders that reached that step; null when none did.
+- `reopen_rate` = orders reopened at least once ÷ orders that were ever completed
+  (completed or closed now, or reopened). Null when none was.
+- `overdue`: cohort orders still open now whose current step has taken longer than its SLA
+  (minutes, per-branch overrides in `Branch.sla`, else `settings.SANDAN["SLA_MINUTES"]`, else
+  the defaults below): submitted since `created_at` > review; accepted since `reviewed_at` >
+  dispatch; dispatched since `dispatched_at` > claim; claimed since `claimed_at` > start;
+  in progress since `started_at` > complete.
+- `reviews`: results of the sampling call-backs of the cohort's orders, by result, and
+  `review_confirmed_rate` = confirmed ÷ reached (confirmed + not as reported).
+
+Medians: PERCENTILE_CONT(0.5) on PostgreSQL, all in one aggregate query with FILTER clauses;
+on SQLite (the embedded single-process default) one ORDER BY … LIMIT 2 OFFSET n/2 query each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.utils import timezone
+
+from orders.models import Order, Rating
+from orders.states import Status
+from stats.models import ReviewItem
+from volunteers.models import Branch
+
+# Same keys and defaults as the desk's clocks (web.selectors) and the SLA timers.
+SLA_DEFAULT_MINUTES = {"review": 30, "dispatch": 60, "claim": 30, "start": 120, "complete": 480}
+# state → (SLA key, the field its clock starts from)
+SLA_CLOCKS = {
+    Status.SUBMITTED: ("review", "created_at"),
+    Status.ACCEPTED: ("dispatch", "reviewed_at"),
+    Status.DISPATCHED: ("claim", "dispatched_at"),
+    Status.CLAIMED: ("start", "claimed_at"),
+    Status.IN_PROGRESS: ("complete", "started_at"),
+}
+ACCEPTED_EVER = [
+    Status.ACCEPTED,
+    Status.DISPATCHED,
+    Status.CLAIMED,
+    Status.IN_PROGRESS,
+    Status.COMPLETED,
+    Status.CLOSED,
+]
+DONE = [Status.COMPLETED, Status.CLOSED]
+# (name, end field, start field) of the three medians.
+MEDIANS = [
+    ("median_minutes_to_review", "reviewed_at", "created_at"),
+    ("median_minutes_to_claim", "claimed_at", "dispatched_at"),
+    ("median_minutes_to_complete", "completed_at", "created_at"),
+]
+FIGURE_KEYS = [
+    "received",
+    "completion_rate",
+    "satisfaction_rate",
+    "median_minutes_to_review",
+    "median_minutes_to_claim",
+    "median_minutes_to_complete",
+    "reopen_rate",
+    "overdue",
+]
+
+
+class Median(Aggregate):
+    """PostgreSQL's PERCENTILE_CONT(0.5), ordered-set aggregate; works on intervals."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    allow_distinct = False
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Which orders a figure is about: the scope's rows submitted in [start, end]."""
+
+    start: date
+    end: date
+    branch_ids: tuple[int, ...] | None = None  # None = not restricted by branch
+    volunteer_id: int | None = None
+    category_id: int | None = None
+
+    @property
+    def since(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def until(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+    def q(self, prefix: str = "") -> Q:
+        cond = Q(**{f"{prefix}created_at__gte": self.since, f"{prefix}created_at__lt": self.until})
+        if self.branch_ids is not None:
+            cond &= Q(**{f"{prefix}branch_id__in": self.branch_ids})
+        if self.volunteer_id is not None:
+            cond &= Q(**{f"{prefix}volunteer_id": self.volunteer_id})
+        if self.category_id is not None:
+            cond &= Q(**{f"{prefix}category_id": self.category_id})
+        return cond
+
+    def orders(self) -> QuerySet[Order]:
+        return Order.objects.filter(self.q())
+
+
+def _duration(end: str, start: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+
+
+def _minutes(value: timedelta | None) -> float | None:
+    return None if value is None else round(value.total_seconds() / 60.0, 1)
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def sla_limits(overrides: dict[str, Any] | None) -> dict[str, int]:
+    limits = dict(SLA_DEFAULT_MINUTES)
+    limits.update(settings.SANDAN.get("SLA_MINUTES", {}) or {})
+    for key, value in (overrides or {}).items():
+        if key in limits and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            limits[key] = int(value)
+    return limits
+
+
+def overdue_q(now: datetime, branch_ids: Iterable[int] | None) -> Q:
+    """Open orders past their step's SLA. Branches with overrides get their own thresholds;
+    there are few distinct override sets, so the condition stays small."""
+    overriding = Branch.objects.exclude(sla={})
+    if branch_ids is not None:
+        overriding = overriding.filter(pk__in=list(branch_ids))
+    groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
+    for pk, sla in overriding.values_list("pk", "sla"):
+        limits = sla_limits(sla)
+        groups.setdefault(tuple(sorted(limits.items())), []).append(pk)
+
+    def past_sla(limits: dict[str, int]) -> Q:
+        cond = Q()
+        for status, (key, field) in SLA_CLOCKS.items():
+            cond |= Q(status=status, **{f"{field}__lt": now - timedelta(minutes=limits[key])})
+        return cond
+
+    default = sla_limits(None)
+    special = [pk for pks in groups.values() for pk in pks]
+    result = past_sla(default) & ~Q(branch_id__in=special) if special else past_sla(default)
+    for limits, pks in groups.items():
+        result |= past_sla(dict(limits)) & Q(branch_id__in=pks)
+    return result
+
+
+def _sqlite_median(qs: QuerySet[Order], end: str, start: str) -> timedelta | None:
+    """Median without PERCENTILE_CONT: count, then read the middle one or two in SQL order."""
+    rows = qs.filter(**{f"{end}__isnull": False, f"{start}__isnull": False}).annotate(d=_duration(end, start))
+    n = rows.count()
+    if n == 0:
+        return None
+    middle = list(rows.order_by("d").values_list("d", flat=True)[(n - 1) // 2 : (n - 1) // 2 + 2])
+    return middle[0] if n % 2 else (middle[0] + middle[1]) / 2
+
+
+def figures(cohort: Cohort, *, now: datetime | None = None) -> dict[str, Any]:
+    """All figures of one cohort; see the module docstring for their exact definitions."""
+    now = now or timezone.now()
+    orders = cohort.orders()
+    aggregates: dict[str, Any] = {
+        "received": Count("id"),
+        "accepted": Count("id", filter=Q(status__in=ACCEPTED_EVER)),
+        "closed": Count("id", filter=Q(status=Status.CLOSED)),
+        "ever_done": Count("id", filter=Q(status__in=DONE) | Q(reopen_count__gt=0)),
+        "reopened": Count("id", filter=Q(reopen_count__gt=0)),
+        "overdue": Count("id", filter=overdue_q(now, cohort.branch_ids)),
+    }
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        for name, end, start in MEDIANS:
+            aggregates[name] = Median(
+                _duration(end, start),
+                filter=Q(**{f"{end}__isnull": False, f"{start}__isnull": False}),
+                output_field=DurationField(),
+            )
+    row = orders.aggregate(**aggregates)
+    medians = {name: row[name] if postgres else _sqlite_median(orders, end, start) for name, end, start in MEDIANS}
+    ratings = _ratings(cohort)
+    reviews = _reviews(cohort)
+    reached = reviews["confirmed"] + reviews["not_as_reported"]
+    return {
+        "received": row["received"],
+        "accepted": row["accepted"],
+        "closed": row["closed"],
+        "completion_rate": _rate(row["closed"], row["accepted"]),
+        "ratings": ratings["total"],
+        "satisfied": ratings["satisfied"],
+        "satisfaction_rate": _rate(ratings["satisfied"], ratings["total"]),
+        **{name: _minutes(value) for name, value in medians.items()},
+        "reopened": row["reopened"],
+        "reopen_rate": _rate(row["reopened"], row["ever_done"]),
+        "overdue": row["overdue"],
+        "reviews": reviews,
+        "review_confirmed_rate": _rate(reviews["confirmed"], reached),
+    }
+
+
+def _ratings(cohort: Cohort) -> dict[str, int]:
+    if cohort.volunteer_id is not None:
+        # A volunteer's verdicts stay theirs even after a reopen moved the order on.
+        plain = Cohort(cohort.start, cohort.end, cohort.branch_ids, None, cohort.category_id)
+        qs = Rating.objects.filter(plain.q("order__"), volunteer_id=cohort.volunteer_id)
+    else:
+        qs = Rating.objects.filter(cohort.q("order__"))
+    return qs.aggregate(total=Count("id"), satisfied=Count("id", filter=Q(rating__gte=4)))
+
+
+def _reviews(cohort: Cohort) -> dict[str, int]:
+    counts = dict(
+        ReviewItem.objects.filter(cohort.q("order__"))
+        .exclude(result="")
+        .values_list("result")
+        .annotate(n=Count("id"))
+        .values_list("result", "n")
+    )
+    return {result: counts.get(result, 0) for result in ReviewItem.Result.values}

@@ -1,0 +1,240 @@
+"""Dashboard, CSV export, monthly review (page and PDF), sampling-review desk. Thin: parse,
+call a selector or service, render. Domain errors become 400/403/404 pages."""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from orders.errors import InvalidInput, OrderError
+from stats.charts import bar_chart
+from stats.figures import figures
+from stats.models import ReviewItem, ReviewSample
+from stats.periods import parse_period
+from stats.reports import figure_rows, monthly_review, render_pdf
+from stats.selectors import branch_in_scope_of, scope_for, scopes_available, series
+from stats.services import review_record, review_sample_draw
+from volunteers.models import Area, Branch
+from volunteers.selectors import staff_area_ids
+
+
+def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except OrderError as exc:
+            problems = [m for ms in (exc.fields or {}).values() for m in ms] or [exc.message]
+            return render(request, "stats/error.html", {"problems": problems}, status=exc.status_code)
+
+    return wrapped
+
+
+def _rate(closed: int, accepted: int) -> float | None:
+    return closed / accepted if accepted else None
+
+
+@login_required
+@domain_errors
+def dashboard(request: HttpRequest) -> HttpResponse:
+    choices = scopes_available(request.user)
+    raw_scope = request.GET.get("scope") or (choices[0].text if choices else None)
+    if raw_scope is None:
+        return render(request, "stats/error.html", {"problems": [_("You have no figures to read.")]}, status=403)
+    start, end = parse_period(request.GET.get("from"), request.GET.get("to"))
+    category = request.GET.get("category") or None
+    scope = scope_for(request.user, raw_scope, category=category)
+    cohort = scope.cohort(start, end)
+    figs = figures(cohort)
+    by = "day" if (end - start).days <= 62 else "month"
+    rows = series(cohort, by=by)
+    labels = [f"{r['bucket']:%m-%d}" if by == "day" else f"{r['bucket']:%Y-%m}" for r in rows]
+    chart = bar_chart(
+        labels,
+        {_("received"): [r["received"] for r in rows], _("closed"): [r["closed"] for r in rows]},
+        line=(_("completion rate"), [_rate(r["closed"], r["accepted"]) for r in rows]),
+        title=_("Orders by %(unit)s of submission") % {"unit": _("day") if by == "day" else _("month")},
+    )
+    satisfaction = bar_chart(
+        labels,
+        {_("ratings"): [r["ratings"] for r in rows], _("4–5 stars"): [r["satisfied"] for r in rows]},
+        line=(_("satisfaction rate"), [_rate(r["satisfied"], r["ratings"]) for r in rows]),
+        title=_("Ratings"),
+    )
+    branch_id = scope.branch_ids[0] if scope.kind == "branch" and scope.branch_ids else None
+    return render(
+        request,
+        "stats/dashboard.html",
+        {
+            "scope": scope,
+            "choices": choices,
+            "start": start,
+            "end": end,
+            "category": category or "",
+            "rows": figure_rows(figs),
+            "chart": chart,
+            "satisfaction_chart": satisfaction,
+            "query": request.GET.urlencode(),
+            "branch_id": branch_id,
+            "month": f"{start:%Y-%m}",
+        },
+    )
+
+
+@login_required
+@domain_errors
+def export_csv(request: HttpRequest) -> HttpResponse:
+    """The figures per month (or day) of the period and the total, as CSV (UTF-8 with BOM,
+    so that spreadsheet programs open the Chinese names correctly)."""
+    start, end = parse_period(request.GET.get("from"), request.GET.get("to"))
+    scope = scope_for(request.user, request.GET.get("scope"), category=request.GET.get("category") or None)
+    cohort = scope.cohort(start, end)
+    by = "day" if (end - start).days <= 62 else "month"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="stats-{scope.kind}-{scope.key}-{start}-{end}.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow(
+        ["bucket", "received", "accepted", "closed", "completion_rate", "ratings", "satisfied", "satisfaction_rate"]
+    )
+    for r in series(cohort, by=by):
+        writer.writerow(
+            [
+                r["bucket"],
+                r["received"],
+                r["accepted"],
+                r["closed"],
+                _fmt(_rate(r["closed"], r["accepted"])),
+                r["ratings"],
+                r["satisfied"],
+                _fmt(_rate(r["satisfied"], r["ratings"])),
+            ]
+        )
+    f = figures(cohort)
+    writer.writerow([])
+    writer.writerow(["figure", "value"])
+    writer.writerow(["scope", scope.text])
+    writer.writerow(["from", start])
+    writer.writerow(["to", end])
+    for key in [
+        "received",
+        "accepted",
+        "closed",
+        "completion_rate",
+        "ratings",
+        "satisfied",
+        "satisfaction_rate",
+        "median_minutes_to_review",
+        "median_minutes_to_claim",
+        "median_minutes_to_complete",
+        "reopened",
+        "reopen_rate",
+        "overdue",
+        "review_confirmed_rate",
+    ]:
+        writer.writerow([key, _fmt(f[key])])
+    for result, n in f["reviews"].items():
+        writer.writerow([f"reviews_{result}", n])
+    return response
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _month(raw: str) -> tuple[int, int]:
+    try:
+        first = date.fromisoformat(f"{raw}-01")
+    except ValueError:
+        raise InvalidInput(fields={"month": [_("Use a month as YYYY-MM.")]}) from None
+    return first.year, first.month
+
+
+@login_required
+@domain_errors
+def monthly(request: HttpRequest, branch_id: int, month: str) -> HttpResponse:
+    branch = branch_in_scope_of(request.user, branch_id)
+    review = monthly_review(branch, *_month(month))
+    return render(request, "stats/monthly.html", {"review": review, "rows": figure_rows(review.figures)})
+
+
+@login_required
+@domain_errors
+def monthly_pdf(request: HttpRequest, branch_id: int, month: str) -> HttpResponse:
+    branch = branch_in_scope_of(request.user, branch_id)
+    review = monthly_review(branch, *_month(month))
+    response = HttpResponse(render_pdf(review), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="monthly-review-{branch.pk}-{review.month}.pdf"'
+    return response
+
+
+@login_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def samples(request: HttpRequest) -> HttpResponse:
+    """Staff's call-back desk: draw a sample, then record each call."""
+    areas = staff_area_ids(request.user.pk)
+    if not areas:
+        return render(
+            request, "stats/error.html", {"problems": [_("Only community or street staff review.")]}, status=403
+        )
+    if request.method == "POST":
+        if "item" in request.POST:
+            item_id = request.POST.get("item", "")
+            review_record(
+                user=request.user,
+                item_id=int(item_id) if item_id.isdigit() else 0,
+                result=request.POST.get("result", ""),
+                note=request.POST.get("note", ""),
+            )
+            messages.success(request, _("Call-back recorded."))
+        else:
+            start, end = parse_period(request.POST.get("from"), request.POST.get("to"))
+            try:
+                percent = Decimal(request.POST.get("percent", ""))
+            except InvalidOperation:
+                percent = Decimal("0")
+            branch = request.POST.get("branch", "")
+            sample = review_sample_draw(
+                user=request.user,
+                start=start,
+                end=end,
+                percent=percent,
+                branch_id=int(branch) if branch.isdigit() else None,
+                area_id=None
+                if branch.isdigit()
+                else min(Area.objects.filter(staff=request.user).values_list("id", flat=True)),
+            )
+            messages.success(
+                request,
+                _("%(n)s orders drawn out of %(total)s.") % {"n": sample.items.count(), "total": sample.population},
+            )
+        return redirect("stats:samples")
+    recent = (
+        (ReviewSample.objects.filter(branch__area_id__in=areas) | ReviewSample.objects.filter(area_id__in=areas))
+        .select_related("branch", "area")
+        .prefetch_related("items__order__category")[:10]
+    )
+    return render(
+        request,
+        "stats/samples.html",
+        {
+            "samples": recent,
+            "branches": Branch.objects.filter(area_id__in=areas).order_by("name"),
+            "results": ReviewItem.Result.choices,
+        },
+    )

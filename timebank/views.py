@@ -1,0 +1,46 @@
+"""Time-bank pages: my balance and history, items to redeem, the leaderboard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from orders.errors import OrderError
+from timebank.selectors import balance_of, entries_of, items_on_offer, leaderboard
+from timebank.services import timebank_redeem
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "timebank/home.html",
+        {
+            "balance": balance_of(request.user.pk),
+            "entries": entries_of(request.user.pk)[:100],
+            "items": items_on_offer(),
+            "leaders": leaderboard(limit=10),
+        },
+    )
+
+
+@login_required
+@require_POST
+def redeem(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.get("item", "")
+    try:
+        redemption = timebank_redeem(user=request.user, item_id=int(raw) if raw.isdigit() else 0)
+    except OrderError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Redeemed: %(item)s.") % {"item": redemption.item.name})
+    return redirect("timebank:home")
+
+
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    return render(request, "timebank/leaderboard.html", {"leaders": leaderboard(limit=100)})
