@@ -115,7 +115,12 @@ def mask(text: str | None, order: Order) -> str | None:
     if not text:
         return None
     for secret in _personal_strings(order):
-        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
+        pattern = re.escape(secret)
+        if secret[0].isascii() and secret[0].isalnum() and secret[-1].isascii() and secret[-1].isalnum():
+            # Latin names and usernames as whole words only ("Al" must not eat "Also");
+            # Chinese is written without spaces, so it is masked wherever it appears.
+            pattern = rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z0-9])"
+        text = re.sub(pattern, MASK, text, flags=re.IGNORECASE)
     text = _EMAIL.sub(MASK, text)
     text = _DIGITS.sub(_mask_number, text)
     return text

@@ -16,6 +16,12 @@ from tests.open311 import spec
 BASE = "/open311/v2"
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The named people of tests/conftest.py get hashed passwords; PBKDF2 would dominate here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def o311_client(db):
     client, key = services.client_register(name="市民熱線 App", rate="100/minute")
