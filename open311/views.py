@@ -29,16 +29,21 @@ def open311_view(*methods: str) -> Callable[[View], View]:
         @csrf_exempt
         @functools.wraps(view)
         def inner(request: HttpRequest, *args, fmt: str, **kwargs) -> HttpResponse:
+            allowed = (*methods, "HEAD") if "GET" in methods else methods
             try:
-                if request.method not in methods:
+                if request.method not in allowed:
                     error = Open311Error(405, _("Method %(method)s is not allowed here.") % {"method": request.method})
                     response = render_error(fmt, error)
-                    response["Allow"] = ", ".join(methods)
+                    response["Allow"] = ", ".join(allowed)
                     return response
                 _check_jurisdiction(request)
-                return view(request, *args, fmt=fmt, **kwargs)
+                response = view(request, *args, fmt=fmt, **kwargs)
             except Open311Error as error:
-                return render_error(fmt, error)
+                response = render_error(fmt, error)
+            if request.method in ("GET", "HEAD"):
+                # Reads are public and carry no credentials: browser dashboards may fetch them.
+                response["Access-Control-Allow-Origin"] = "*"
+            return response
 
         return inner
 

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
@@ -195,3 +197,17 @@ def test_jurisdiction_on_reads(http, submit, settings):
         assert status == 404 and "other.gov" in items[0]["description"]
     settings.OPEN311_JURISDICTION = "shenzhen.gov.cn"
     assert _get(http, "services.json", jurisdiction_id="shenzhen.gov.cn")[0] == 200
+
+
+def test_list_costs_the_same_queries_for_1_or_20_requests(http, submit, secretary):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert http.get(f"{BASE}/requests.json").status_code == 200
+        return len(queries)
+
+    submit()
+    one = count()
+    for _ in range(19):
+        order = submit()
+        order_services.order_reject(order_id=order.pk, user=secretary, reason="滿額")
+    assert count() == one

@@ -175,5 +175,10 @@ def test_root_serves_discovery(http):
 
 def test_wrong_method_is_a_405_in_the_asked_format(http):
     response = http.post(f"{BASE}/services.json")
-    assert response.status_code == 405 and response["Allow"] == "GET"
+    assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
     assert json.loads(response.content)[0]["code"] == 405
+
+
+def test_reads_are_open_to_browser_dashboards(http):
+    assert http.get(f"{BASE}/services.json")["Access-Control-Allow-Origin"] == "*"
+    assert http.head(f"{BASE}/services.json").status_code == 200
