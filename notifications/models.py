@@ -50,12 +50,17 @@ class Notification(models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Set once the worker has decided the outside channels (push, email, SMS) for it.
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["id"], condition=Q(fanned_out_at__isnull=True), name="notification_not_fanned_out"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -82,3 +87,109 @@ class RealtimeTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket for {self.user_id}"
+
+
+# --- delivery beyond the socket: preferences, Web Push subscriptions, the delivery log ---------
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to be reached. No row = the defaults below.
+
+    During quiet hours nothing buzzes a phone (no push, no SMS) unless the order is urgent;
+    the notification centre and email are unaffected."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    push = models.BooleanField(_("push to my phone"), default=True)
+    email = models.BooleanField(_("email"), default=True)
+    sms = models.BooleanField(_("text messages"), default=False)
+    # Local time (TIME_ZONE); may wrap midnight (22:00–07:00). Both set or both empty.
+    quiet_start = models.TimeField(_("quiet from"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet until"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quiet_start__isnull=True, quiet_end__isnull=True)
+                | Q(quiet_start__isnull=False, quiet_end__isnull=False),
+                name="quiet_hours_both_or_neither",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+
+class PushSubscription(models.Model):
+    """A browser's or app's Web Push endpoint (the PushSubscription JSON of the Push API)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return f"push for {self.user_id}"
+
+
+class Delivery(models.Model):
+    """The delivery log: one row per notification per outside channel (push, email, SMS).
+
+    Written by the worker's fan-out from the stored notifications, sent by the worker; a row
+    never holds a phone number or an address, only the channel and the outcome."""
+
+    class Channel(models.TextChoices):
+        PUSH = "push", _("Web Push")
+        EMAIL = "email", _("email")
+        SMS = "sms", _("SMS")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        SKIPPED = "skipped", _("skipped")
+        FAILED = "failed", _("failed")
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    # Why it was skipped or failed ("quiet_hours", "no_subscription", "gone", ...).
+    reason = models.CharField(max_length=40, blank=True)
+    # Held back until then (an SMS during quiet hours waits for the morning).
+    not_before = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="one_delivery_per_channel"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "not_before"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="delivery_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.user_id} ({self.status})"

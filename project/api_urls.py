@@ -3,6 +3,7 @@
 from django.urls import path
 
 from notifications.api import NotificationList, NotificationRead, RealtimeTicket
+from notifications.delivery.api import NotificationPreferences, PushSubscriptions
 from orders.api import (
     AttachmentDownload,
     AttachmentUpload,
@@ -19,6 +20,8 @@ from volunteers.api import Me, MeVolunteer
 urlpatterns = [
     path("me", Me.as_view(), name="me"),
     path("me/volunteer", MeVolunteer.as_view(), name="me-volunteer"),
+    path("me/notification-preferences", NotificationPreferences.as_view(), name="me-notification-preferences"),
+    path("me/push-subscriptions", PushSubscriptions.as_view(), name="me-push-subscriptions"),
     path("me/timebank", MeTimebank.as_view(), name="me-timebank"),
     path("timebank/items", ItemList.as_view(), name="timebank-items"),
     path("timebank/redeem", Redeem.as_view(), name="timebank-redeem"),

@@ -8,6 +8,7 @@ ALLOWED_HOSTS, DEBUG=0 ...), never by a second settings file.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "orders",
     "matching",
     "notifications",
+    "timers",
     "timebank",
     "stats",
     "open311",
@@ -271,6 +273,32 @@ REALTIME = {
     # the process closes its sockets with 1012 so that phones reconnect and resume. 0 = off.
     "REDIS_WATCHDOG_SECONDS": env_int("REALTIME_REDIS_WATCHDOG_SECONDS", 2),
 }
+
+# --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------
+# Defaults in minutes; a branch overrides any of them in `Branch.sla` ({"review": 30, ...}).
+SANDAN_TIMERS = {
+    "REVIEW_MINUTES": env_int("SANDAN_REVIEW_MINUTES", 60),  # submitted, not reviewed → escalate
+    "OFFER_MINUTES": env_int("SANDAN_OFFER_MINUTES", 10),  # offered, not claimed → widen
+    "START_MINUTES": env_int("SANDAN_START_MINUTES", 120),  # claimed, not started → remind; twice → release
+    "CONFIRM_MINUTES": env_int("SANDAN_CONFIRM_MINUTES", SANDAN["CONFIRM_DAYS"] * 24 * 60),  # → close
+    # A worker's claim on a step; after this another worker takes the step over.
+    "LEASE_SECONDS": env_int("SANDAN_TIMER_LEASE_SECONDS", 60),
+    "MAX_ATTEMPTS": env_int("SANDAN_TIMER_MAX_ATTEMPTS", 5),
+    "TICK_SECONDS": env_int("SANDAN_TIMER_TICK_SECONDS", 5),
+    "BROADCAST_LIMIT": env_int("SANDAN_BROADCAST_LIMIT", 200),
+    # Local hour at which the worker sends the daily desk digest; -1 = only by the command.
+    "DIGEST_HOUR": env_int("SANDAN_DIGEST_HOUR", 8),
+}
+# The single-process demo runs the worker loop inside daphne (timers/embedded.py), because
+# the in-memory channel layer reaches only the sockets of its own process.
+SANDAN_EMBEDDED_WORKER = env_bool(
+    "SANDAN_EMBEDDED_WORKER", not DATABASE_URL and "pytest" not in sys.modules and "test" not in sys.argv[1:2]
+)
+# Web Push (VAPID): base64url raw keys; without them no push is sent (the delivery log says so).
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:sandan@localhost")
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.delivery.sms.ConsoleSmsBackend")
 
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
