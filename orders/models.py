@@ -9,6 +9,10 @@ from django.utils.translation import gettext_lazy as _
 from orders.states import HELD, WITH_VOLUNTEER, Status
 from volunteers.models import LAT_VALIDATORS, LNG_VALIDATORS
 
+# Sorted: a set's iteration order changes between runs, and the migration autodetector
+# would then see a "new" constraint every time.
+_WITH_VOLUNTEER = sorted(s.value for s in WITH_VOLUNTEER)
+
 
 class Category(models.Model):
     """A kind of help a resident can ask for; seeded, editable in admin."""
@@ -117,8 +121,8 @@ class Order(models.Model):
         constraints = [
             # An order held, done or closed names the volunteer who did it; nothing else does.
             models.CheckConstraint(
-                condition=Q(status__in=[s.value for s in WITH_VOLUNTEER], volunteer__isnull=False)
-                | (~Q(status__in=[s.value for s in WITH_VOLUNTEER]) & Q(volunteer__isnull=True)),
+                condition=Q(status__in=_WITH_VOLUNTEER, volunteer__isnull=False)
+                | (~Q(status__in=_WITH_VOLUNTEER) & Q(volunteer__isnull=True)),
                 name="order_volunteer_matches_status",
             ),
             models.CheckConstraint(
