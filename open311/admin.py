@@ -57,7 +57,7 @@ class Open311RequestAdmin(admin.ModelAdmin):
     list_display = ["order", "client", "resident_created", "created_at"]
     list_filter = ["client"]
     fields = ["order", "client", "resident_created", "device_id", "media_url", "attributes", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["order", "client", "resident_created", "device_id", "media_url", "attributes", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

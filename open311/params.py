@@ -186,6 +186,17 @@ def parse_datetime_w3(raw: str) -> datetime | None:
     return value
 
 
+def _window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """The spec's default: the most recent 90 days, or 90 days from a start or to an end."""
+    if start is not None and end is not None:
+        return start, end
+    if start is not None:
+        return start, start + WINDOW
+    if end is not None:
+        return end - WINDOW, end
+    return now - WINDOW, now
+
+
 def parse_query(data: QueryDict, *, now: datetime | None = None) -> Query:
     problems: list[str] = []
     ids: list[int] | None = None
@@ -194,23 +205,16 @@ def parse_query(data: QueryDict, *, now: datetime | None = None) -> Query:
         # Ids that are not numbers cannot exist here: they simply match nothing.
         ids = [int(i) for i in raw_ids[:MAX_RESULTS] if i.isdigit() and len(i) < 19]
 
-    dates: dict[str, datetime | None] = {}
+    parsed: dict[str, datetime | None] = {}
     for name in ("start_date", "end_date"):
         raw = _one(data, name)
-        dates[name] = parse_datetime_w3(raw) if raw else None
-        if raw and dates[name] is None:
+        parsed[name] = parse_datetime_w3(raw) if raw else None
+        if raw and parsed[name] is None:
             problems.append(_("%(name)s must be a w3 date-time, e.g. 2010-01-01T00:00:00Z.") % {"name": name})
-    start, end = dates["start_date"], dates["end_date"]
-    if start is None and end is None:
-        end = now or timezone.now()
-        start = end - WINDOW
-    elif start is None:
-        start = end - WINDOW  # type: ignore[operator]
-    elif end is None:
-        end = start + WINDOW
-    if not problems and end < start:  # type: ignore[operator]
+    start, end = _window(parsed["start_date"], parsed["end_date"], now or timezone.now())
+    if end < start:
         problems.append(_("end_date must not be before start_date."))
-    elif not problems and end - start > WINDOW:  # type: ignore[operator]
+    elif end - start > WINDOW:
         problems.append(_("start_date and end_date may not span more than 90 days."))
 
     statuses = [s.lower() for s in _many(data, "status")]
@@ -223,7 +227,7 @@ def parse_query(data: QueryDict, *, now: datetime | None = None) -> Query:
     return Query(
         ids=ids,
         service_codes=_many(data, "service_code"),
-        start=start,  # type: ignore[arg-type]
-        end=end,  # type: ignore[arg-type]
+        start=start,
+        end=end,
         statuses=sorted(set(statuses)),
     )

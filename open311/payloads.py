@@ -85,7 +85,7 @@ def updated_at(order: Order) -> datetime:
 def area_name(order: Order) -> str:
     """Most specific to most general, as the spec asks of an address: grid, community, street."""
     node: Area | None = order.grid or order.branch.area
-    names = []
+    names: list[str] = []
     while node is not None and len(names) < 3:
         names.append(node.name)
         node = node.parent
@@ -208,7 +208,8 @@ def discovery_payload(request: HttpRequest, changeset: datetime | None) -> dict[
         "endpoints": [
             {
                 "specification": SPECIFICATION,
-                "url": request.build_absolute_uri(reverse("open311:root")),
+                # As in the spec's example, without a trailing slash: resources are url + "/services.xml".
+                "url": request.build_absolute_uri(reverse("open311:root")).rstrip("/"),
                 "changeset": stamp,
                 "type": "test" if settings.DEBUG else "production",
                 "formats": FORMATS,

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -118,11 +119,15 @@ def _known(identities: list[tuple[str, str]]):
 def _existing_user(*, email: str, phone: str):
     User = get_user_model()
     if email:
-        user = User.objects.filter(email__iexact=email, is_active=True).order_by("pk").first()
+        user = User.objects.filter(email__iexact=email, is_active=True, is_staff=False).order_by("pk").first()
         if user is not None:
             return user
     if phone:
-        profile = ResidentProfile.objects.filter(phone=phone, user__is_active=True).order_by("pk").first()
+        profile = (
+            ResidentProfile.objects.filter(phone=phone, user__is_active=True, user__is_staff=False)
+            .order_by("pk")
+            .first()
+        )
         if profile is not None:
             return profile.user
     return None
@@ -149,20 +154,23 @@ def resident_for(
 ) -> tuple[Any, bool]:
     """The resident a request is for, and whether they were created just now.
 
-    `account_id` names an existing resident (user id or username). Otherwise the e-mail
-    address, then the phone number, finds a resident a client filed for before, or an
-    existing Sandan resident; failing both, a resident is created without a password.
+    `account_id` names an existing user (id or username). Otherwise the e-mail address, then
+    the phone number, finds a resident a client filed for before, or an existing Sandan
+    resident; failing both, a resident is created without a password. Admin accounts
+    (is_staff) are never matched: a client cannot file in an operator's name.
     Two concurrent first posts for the same new person both try to insert the same
     `ResidentIdentity`; the unique constraint lets one win, the other rolls back its new
     user in a savepoint and reads the winner's."""
     if account_id:
         User = get_user_model()
-        lookup = {"pk": int(account_id)} if account_id.isdigit() and len(account_id) < 19 else {"username": account_id}
-        user = User.objects.filter(is_active=True, resident__isnull=False, **lookup).first()
+        by_id = account_id.isdigit() and len(account_id) < 19
+        lookup = Q(pk=int(account_id)) if by_id else Q(username=account_id)
+        user = User.objects.filter(lookup, is_active=True, is_staff=False).first()
         if user is None:
             raise BadRequest(_("account_id does not name a resident here."))
         return user, False
-    identities = [(k, v) for k, v in ((ResidentIdentity.Kind.EMAIL, email), (ResidentIdentity.Kind.PHONE, phone)) if v]
+    kinds = ResidentIdentity.Kind
+    identities = [(str(kind), value) for kind, value in ((kinds.EMAIL, email), (kinds.PHONE, phone)) if value]
     for _attempt in range(2):
         user = _known(identities)
         if user is not None:
@@ -235,8 +243,9 @@ def check_answers(category: Category, answers: dict[str, list[str]]) -> tuple[di
             continue
         value = _answer(attribute, values, problems)
         clean[attribute.code] = value
-        names = {str(v["key"]): v["name"] for v in attribute.values or []}
-        shown = ", ".join(names.get(v, v) for v in (value if isinstance(value, list) else [value]))
+        names = {str(v["key"]): str(v["name"]) for v in attribute.values or []}
+        given = [str(v) for v in (value if isinstance(value, list) else [value])]
+        shown = ", ".join(names.get(v, v) for v in given)
         lines.append(f"{attribute.description} {shown}")
     if problems:
         raise BadRequest(*problems)

@@ -200,3 +200,13 @@ def test_rotated_key_replaces_the_old_one(post_request, o311_client):
 def test_key_is_stored_only_as_a_hash(o311_client):
     assert o311_client.api_key not in (o311_client.key_hash, o311_client.key_prefix * 2)
     assert o311_client.key_hash == services.hash_key(o311_client.api_key)
+
+
+def test_an_operator_account_is_never_matched(post_request):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="root", email="root@example.com", is_staff=True)
+    by_email = Order.objects.get(pk=_filed_id(post_request(email="root@example.com")))
+    assert by_email.resident != admin
+    refused = post_request(email=None, account_id="root")
+    assert refused.status_code == 400 and "account_id" in _errors(refused)[0][1]

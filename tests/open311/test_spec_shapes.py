@@ -48,7 +48,7 @@ def test_discovery_in_both_formats(http):
     assert spec.shape(root) == spec.spec_shape(spec.DISCOVERY)
     assert [f.text for f in root.iter("format")] == ["text/xml", "application/json"]
     assert root.findtext("endpoints/endpoint/specification") == "http://wiki.open311.org/GeoReport_v2"
-    assert root.findtext("endpoints/endpoint/url") == "http://testserver/open311/v2/"
+    assert root.findtext("endpoints/endpoint/url") == "http://testserver/open311/v2"
 
     data = _json(http.get(f"{BASE}/discovery.json"))
     assert list(data) == spec.json_keys(spec.DISCOVERY)
@@ -182,3 +182,12 @@ def test_wrong_method_is_a_405_in_the_asked_format(http):
 def test_reads_are_open_to_browser_dashboards(http):
     assert http.get(f"{BASE}/services.json")["Access-Control-Allow-Origin"] == "*"
     assert http.head(f"{BASE}/services.json").status_code == 200
+
+
+def test_user_text_is_escaped_and_kept_valid_xml(http, post_request):
+    text = "<b>漏水</b> & 'quotes' \x07bell"
+    response = post_request("json", description=text)
+    request_id = json.loads(response.content)[0]["service_request_id"]
+    raw = http.get(f"{BASE}/requests/{request_id}.xml").content
+    assert b"<b>" not in raw and b"&lt;b&gt;" in raw
+    assert spec.parse_xml(raw).findtext("request/description") == "<b>漏水</b> & 'quotes' bell"
