@@ -67,6 +67,7 @@ class Stats(APIView):
 
 
 class SampleSerializer(serializers.ModelSerializer):
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
     items = serializers.SerializerMethodField()
 
     class Meta:
