@@ -1,18 +1,48 @@
-"""The matcher as the rest of the service sees it: `rank_for_order`.
+"""The matcher as the rest of the service sees it.
 
-This first version ranks the on-duty members of the order's branch by distance, applying
-the hard filters (not the requester, below capacity, within range, has not declined).
+- `rank_for_order`: the ranked volunteers for one order (pool `top: n`, broadcast, the
+  direct cascade). The scope policy is applied tier by tier: the order's own branch is
+  searched first; the community's other branches only if that gives fewer than `limit`
+  volunteers, then the street's. Each tier is one spatial retrieval
+  (`matching.candidates.search`) scored by the pure ranking (`matching.ranking`).
+- `candidates_for`: the same ranking for a secretary's or staff member's screen.
+- `batch_propose` / `batch_confirm`: many accepted orders at once (`matching.batch`).
+
+Reads only, except `batch_confirm`, which dispatches through `orders.services` and so
+inherits its guarantees (conditional UPDATE per order, one transaction for the batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from django.db.models import Count, Q
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from volunteers.models import Volunteer
-from volunteers.selectors import distance_m
+from matching import batch
+from matching.candidates import DROPPED_OFFERS, Search, search
+from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank, sort_key
+from orders.errors import InvalidInput, NotPermitted, OrderError, OrderNotFound
+from orders.models import Offer, Order
+from orders.selectors import order_get_for
+from orders.states import Role, Status
+from volunteers.models import Area, Branch
+
+# Each tier's retrieval returns this many nearest eligible volunteers (at least), so the
+# other components can reorder them: ranking is exact within that pool.
+POOL_FACTOR = 3
+MIN_POOL = 30
+# The branch tree changes when an admin moves a branch; a minute of staleness is fine.
+SCOPE_TTL_S = 60
+# How many ranked volunteers per order a batch proposal considers.
+BATCH_CANDIDATES = 20
+MAX_BATCH = 200
+DESK_ROLES = frozenset({Role.SECRETARY, Role.STAFF})
 
 
 @dataclass(frozen=True)
@@ -21,29 +51,242 @@ class RankedVolunteer:
     score: float
     distance_m: float
     reasons: dict[str, float] = field(default_factory=dict)
+    scope: str = "branch"
+    details: dict = field(default_factory=dict)
+
+
+# --- scope and facts -----------------------------------------------------------------------
+
+
+def branch_scope(branch: Branch) -> list[list[int]]:
+    """Branch ids by tier: [own], [others in its community], [others in its street]."""
+    key = f"matching:scope:{branch.pk}:{branch.area_id}"
+    tiers = cache.get(key)
+    if tiers is None:
+        chain = [branch.area_id]
+        parent = Area.objects.filter(pk=branch.area_id).values_list("parent_id", "parent__parent_id").first()
+        if parent:
+            chain += [a for a in parent if a is not None]
+        street = chain[-1]
+        community = chain[-2] if len(chain) >= 2 else None
+        rows = Branch.objects.filter(
+            Q(area_id=street) | Q(area__parent_id=street) | Q(area__parent__parent_id=street)
+        ).values_list("id", "area_id", "area__parent_id")
+        tiers = [[branch.pk], [], []]
+        for bid, area_id, parent_id in sorted(rows):
+            if bid == branch.pk:
+                continue
+            same_community = community is not None and community in (area_id, parent_id)
+            tiers[1 if same_community else 2].append(bid)
+        cache.set(key, tiers, SCOPE_TTL_S)
+    return tiers
+
+
+def _category_skills(category_id: int) -> frozenset[int]:
+    key = f"matching:skills:{category_id}"
+    skills = cache.get(key)
+    if skills is None:
+        from orders.models import Category
+
+        skills = frozenset(
+            Category.skills.through.objects.filter(category_id=category_id).values_list("skill_id", flat=True)
+        )
+        cache.set(key, skills, SCOPE_TTL_S)
+    return skills
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return timezone.localtime(moment).replace(tzinfo=None) if moment is not None else None
+
+
+def order_facts(order: Order, *, now: datetime, declined: Collection[int] = ()) -> OrderFacts:
+    return OrderFacts(
+        order_id=order.pk,
+        lat=order.lat,
+        lng=order.lng,
+        requester_user_id=order.resident_id,
+        skills=_category_skills(order.category_id),
+        declined=frozenset(declined),
+        now=_local(now),
+        window_start=_local(order.window_start),
+        window_end=_local(order.window_end),
+    )
+
+
+# --- ranking -------------------------------------------------------------------------------
+
+
+def rank_order(order: Order, *, limit: int, exclude: Collection[int] = (), now: datetime | None = None) -> list[Ranked]:
+    """The ranked rows (ranking.Ranked) for an order, own branch first."""
+    if limit <= 0:
+        return []
+    now = now or timezone.now()
+    declined = set(
+        Offer.objects.filter(order_id=order.pk, status__in=DROPPED_OFFERS)
+        .order_by()
+        .values_list("volunteer_id", flat=True)
+    )
+    facts = order_facts(order, now=now, declined=declined)
+    weights = Weights.with_overrides(order.branch.matching_weights)
+    tiers = branch_scope(order.branch)
+    tier_of = {}
+    for tier, ids in reversed(list(enumerate(tiers))):
+        tier_of.update(dict.fromkeys(ids, tier))
+    pool = max(limit * POOL_FACTOR, MIN_POOL)
+    seen = set(exclude) | declined
+    ranked: list[Ranked] = []
+    for branch_ids in tiers:
+        if not branch_ids:
+            continue
+        found = search(
+            Search(
+                order_id=order.pk,
+                lat=order.lat,
+                lng=order.lng,
+                requester_user_id=order.resident_id,
+                branch_ids=branch_ids,
+                skill_ids=facts.skills,
+                now=now,
+                pool=pool,
+                exclude=sorted(seen),
+            )
+        )
+        candidates = [
+            replace(f.candidate, tier=min((tier_of[b] for b in f.branch_ids if b in tier_of), default=None))
+            for f in found
+        ]
+        seen.update(c.volunteer_id for c in candidates)
+        ranked.extend(rank(facts, candidates, weights=weights))
+        if len(ranked) >= limit:
+            break
+    ranked.sort(key=sort_key)
+    return ranked[:limit]
 
 
 def rank_for_order(order, *, limit: int, exclude: Collection[int] = ()) -> list[RankedVolunteer]:
-    from orders.models import Offer
-    from orders.states import HELD
+    """Volunteers who may take the order, best first (the contract `orders.services` uses)."""
+    return [_public(r) for r in rank_order(order, limit=limit, exclude=exclude)]
 
-    declined = Offer.objects.filter(order=order, status=Offer.Status.DECLINED).values("volunteer_id")
-    volunteers = (
-        Volunteer.objects.filter(branches=order.branch_id, on_duty=True)
-        .exclude(user_id=order.resident_id)
-        .exclude(pk__in=declined)
-        .exclude(pk__in=list(exclude))
-        .annotate(held=Count("orders", filter=Q(orders__status__in=[s.value for s in HELD])))
+
+def _public(r: Ranked) -> RankedVolunteer:
+    return RankedVolunteer(
+        volunteer_id=r.volunteer_id,
+        score=r.score,
+        distance_m=r.distance_m,
+        reasons=dict(r.reasons),
+        scope=TIER_NAMES[r.tier],
+        details=dict(r.details),
     )
-    rows: list[RankedVolunteer] = []
-    for v in volunteers:
-        if v.held >= v.capacity:
+
+
+# --- reads for the desk --------------------------------------------------------------------
+
+
+def _desk_order(user, order_id: int) -> Order:
+    """The order if the caller sits at its desk (secretary or staff above); 404 when they
+    cannot see it at all, 403 when they can but may not see volunteers."""
+    order, roles = order_get_for(user, order_id)
+    if not roles & DESK_ROLES:
+        raise NotPermitted(_("Only the branch's secretaries and staff may see candidates."))
+    return order
+
+
+def candidates_for(*, user, order_id: int, limit: int = 20) -> list[RankedVolunteer]:
+    """The ranking a secretary sees for an order, with reasons. Volunteers' coordinates are
+    never part of it: only the distance to the order."""
+    order = _desk_order(user, order_id)
+    return rank_for_order(order, limit=limit)
+
+
+# --- batch ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    assignments: list[batch.Assignment]
+    unassigned: list[int]
+    candidates: dict[int, list[RankedVolunteer]]
+
+
+def _batch_orders(user, order_ids: Sequence[int], field_name: str) -> list[Order]:
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        raise InvalidInput(fields={field_name: [_("Name at least one order.")]})
+    if len(ids) > MAX_BATCH:
+        raise InvalidInput(fields={field_name: [_("At most %(n)s orders at once.") % {"n": MAX_BATCH}]})
+    orders, errors = [], []
+    for oid in ids:
+        try:
+            order = _desk_order(user, oid)
+        except (OrderNotFound, NotPermitted):
+            # Same words whether it does not exist or is someone else's: no IDOR oracle.
+            errors.append(_("Order %(id)s is not one of your desk's orders.") % {"id": oid})
             continue
-        lat, lng = (v.live_lat, v.live_lng) if v.live_lat is not None else (v.base_lat, v.base_lng)
-        d = distance_m(order.lat, order.lng, lat, lng)
-        if d > v.service_radius_km * 1000:
+        if order.status != Status.ACCEPTED:
+            errors.append(_("Order %(id)s is not waiting for dispatch.") % {"id": oid})
             continue
-        score = round(1.0 - d / (v.service_radius_km * 1000), 6)
-        rows.append(RankedVolunteer(v.pk, score, d, {"distance": score}))
-    rows.sort(key=lambda r: (-r.score, r.volunteer_id))
-    return rows[:limit]
+        orders.append(order)
+    if errors:
+        raise InvalidInput(fields={field_name: errors})
+    return orders
+
+
+def batch_propose(*, user, order_ids: Sequence[int]) -> Proposal:
+    """The assignment of the given accepted orders that maximises the total score without
+    giving any volunteer more orders than their free capacity. Nothing is changed: the
+    secretary confirms (or edits) it with `batch_confirm`."""
+    orders = _batch_orders(user, order_ids, "orders")
+    scores: dict[tuple[int, int], float] = {}
+    free: dict[int, int] = {}
+    ranked_by_order: dict[int, list[RankedVolunteer]] = {}
+    for order in orders:
+        ranked = rank_for_order(order, limit=BATCH_CANDIDATES)
+        ranked_by_order[order.pk] = ranked
+        for r in ranked:
+            scores[(order.pk, r.volunteer_id)] = r.score
+            free[r.volunteer_id] = int(r.details["capacity"]) - int(r.details["held"])
+    chosen = batch.propose(order_ids=[o.pk for o in orders], free=free, scores=scores)
+    assigned = {a.order_id for a in chosen}
+    return Proposal(
+        assignments=chosen,
+        unassigned=[o.pk for o in orders if o.pk not in assigned],
+        candidates=ranked_by_order,
+    )
+
+
+@transaction.atomic
+def batch_confirm(*, user, assignments: Sequence[tuple[int, int]]) -> list[Order]:
+    """Dispatch each (order, volunteer) pair as a direct offer recorded as mode "batch".
+
+    All or nothing: one transaction, so a pair that fails (order moved on, volunteer no
+    longer eligible) leaves every order of the batch as it was. Each dispatch is still the
+    lifecycle's conditional UPDATE, so a concurrent dispatch of the same order loses cleanly.
+    A volunteer is given at most their free capacity within the batch."""
+    from orders.services import _held_count, order_dispatch
+    from volunteers.models import Volunteer
+
+    orders = _batch_orders(user, [o for o, _v in assignments], "assignments")
+    if len(orders) != len(assignments):
+        raise InvalidInput(fields={"assignments": [_("Each order may appear only once.")]})
+    per_volunteer: dict[int, int] = {}
+    for _o, v in assignments:
+        per_volunteer[v] = per_volunteer.get(v, 0) + 1
+    capacities = dict(Volunteer.objects.filter(pk__in=list(per_volunteer)).values_list("id", "capacity"))
+    over = [
+        _("Volunteer %(id)s cannot take %(n)s more orders.") % {"id": v, "n": n}
+        for v, n in sorted(per_volunteer.items())
+        if v in capacities and n > capacities[v] - _held_count(v)
+    ]
+    if over:
+        raise InvalidInput(fields={"assignments": over})
+    dispatched = []
+    for order_id, volunteer_id in assignments:
+        try:
+            dispatched.append(
+                order_dispatch(order_id=order_id, user=user, mode=Order.DispatchMode.BATCH, volunteer=volunteer_id)
+            )
+        except OrderError as exc:
+            raise type(exc)(
+                _("Order %(id)s: %(reason)s") % {"id": order_id, "reason": exc.message}, fields=exc.fields
+            ) from exc
+    return dispatched

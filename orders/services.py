@@ -449,7 +449,8 @@ def order_dispatch(
 def _choose_for_dispatch(
     order: Order, *, mode: str, volunteer: int | None, volunteers: list[int] | None, top: int | None
 ) -> tuple[list[Volunteer], dict[int, int] | None]:
-    if mode == Order.DispatchMode.DIRECT:
+    # A batch pair (matching.services.batch_confirm) is a direct offer recorded as "batch".
+    if mode in (Order.DispatchMode.DIRECT, Order.DispatchMode.BATCH):
         if volunteer is None:
             raise InvalidInput(fields={"volunteer": [_("Name the volunteer to offer the order to.")]})
         return _check_offerable(order, [volunteer], "volunteer"), None

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from matching.api import BatchConfirm, BatchPropose, OrderCandidates
 from notifications.api import NotificationList, NotificationRead, RealtimeTicket
 from notifications.delivery.api import NotificationPreferences, PushSubscriptions
 from orders.api import (
@@ -34,6 +35,9 @@ urlpatterns = [
     path("orders", OrderListCreate.as_view(), name="orders"),
     path("orders/<int:order_id>", OrderDetail.as_view(), name="order-detail"),
     path("orders/<int:order_id>/attachments", AttachmentUpload.as_view(), name="order-attachments"),
+    path("orders/<int:order_id>/candidates", OrderCandidates.as_view(), name="order-candidates"),
+    path("orders/batch/propose", BatchPropose.as_view(), name="orders-batch-propose"),
+    path("orders/batch/confirm", BatchConfirm.as_view(), name="orders-batch-confirm"),
     path("orders/<int:order_id>/<slug:action>", OrderAction.as_view(), name="order-action"),
     path("attachments/<str:token>", AttachmentDownload.as_view(), name="attachment"),
     path("offers", OfferList.as_view(), name="offers"),

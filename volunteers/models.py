@@ -127,7 +127,13 @@ class Volunteer(models.Model):
     class Meta:
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
-        indexes = [models.Index(fields=["on_duty", "base_lat", "base_lng"])]
+        indexes = [
+            models.Index(fields=["on_duty", "base_lat", "base_lng"]),
+            # The matcher's bounding-box search on SQLite; PostgreSQL also gets GiST indexes on
+            # ll_to_earth(lat, lng) for nearest-first walks (migration 0003, matching.candidates).
+            models.Index(fields=["base_lat", "base_lng"], name="volunteer_base_latlng"),
+            models.Index(fields=["live_lat", "live_lng"], name="volunteer_live_latlng"),
+        ]
 
     def __str__(self) -> str:
         return str(self.user)
