@@ -1,0 +1,47 @@
+"""The worker loop as the Procfile runs it."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from notifications.models import Event, Notification
+from orders.models import Order
+from timers.worker import Worker
+
+
+@pytest.mark.django_db
+def test_one_pass_runs_due_timers_fans_out_and_relays(submit, staff):
+    order = submit()
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=31))
+    stranded = Event.objects.create(recipient=staff, kind="test.stranded", payload={})
+    Event.objects.filter(pk=stranded.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+
+    out = io.StringIO()
+    call_command("run_worker", "--once", stdout=out)
+
+    order.refresh_from_db()
+    assert order.escalated_at is not None
+    stranded.refresh_from_db()
+    assert stranded.pushed_at is not None  # a push lost between commit and send reaches the phone
+    assert not Notification.objects.filter(fanned_out_at__isnull=True).exists()
+    assert "review_escalate" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_timers_run_every_tick_seconds_but_relay_every_pass(submit, staff, settings, monkeypatch):
+    settings.SANDAN_TIMERS = {**settings.SANDAN_TIMERS, "TICK_SECONDS": 3600}
+    calls = []
+    monkeypatch.setattr("timers.worker.timers_tick", lambda **kw: calls.append(kw) or _Empty())
+    worker = Worker(name="w")
+    worker.run_once()
+    worker.run_once()
+    assert len(calls) == 1
+
+
+class _Empty:
+    fired: dict = {}
