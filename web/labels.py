@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 STATUS_LABELS = {
     "submitted": gettext_lazy("Waiting for review"),
@@ -64,6 +64,22 @@ MODE_LABELS = {
     "pool": gettext_lazy("pool"),
     "broadcast": gettext_lazy("broadcast"),
     "batch": gettext_lazy("batch"),
+}
+
+# The matcher's score components (matching.ranking), as the secretary reads them.
+REASON_LABELS = {
+    "skill": pgettext_lazy("match reason", "skills"),
+    "distance": pgettext_lazy("match reason", "nearby"),
+    "load": pgettext_lazy("match reason", "free now"),
+    "fairness": pgettext_lazy("match reason", "fair share"),
+    "reliability": pgettext_lazy("match reason", "reliable"),
+    "rating": pgettext_lazy("match reason", "well rated"),
+}
+
+SCOPE_LABELS = {
+    "branch": gettext_lazy("own branch"),
+    "community": gettext_lazy("same community"),
+    "street": gettext_lazy("same street"),
 }
 
 

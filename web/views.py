@@ -171,7 +171,8 @@ def _candidates(order: Order) -> list[dict[str, Any]]:
                 "name": str(volunteer.user),
                 "score": r.score,
                 "distance_m": int(round(r.distance_m / 100.0) * 100),
-                "reasons": sorted(r.reasons.items()),
+                "reasons": sorted(r.reasons.items(), key=lambda item: -item[1]),
+                "scope": getattr(r, "scope", ""),
             }
         )
     return rows

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from web.forms import category_label
-from web.labels import ACTION_LABELS, MODE_LABELS, STATUS_LABELS, URGENCY_LABELS
+from web.labels import ACTION_LABELS, MODE_LABELS, REASON_LABELS, SCOPE_LABELS, STATUS_LABELS, URGENCY_LABELS
 
 register = template.Library()
 
@@ -35,6 +35,16 @@ def urgency_label(urgency: str) -> str:
 @register.filter
 def mode_label(mode: str) -> str:
     return str(MODE_LABELS.get(mode, mode))
+
+
+@register.filter
+def reason_label(name: str) -> str:
+    return str(REASON_LABELS.get(name, name))
+
+
+@register.filter
+def scope_label(name: str) -> str:
+    return str(SCOPE_LABELS.get(name, name))
 
 
 @register.filter
@@ -81,3 +91,12 @@ def distance(metres: int | None) -> str:
     if metres < 1000:
         return _("%(m)d m") % {"m": metres}
     return _("%(km).1f km") % {"km": metres / 1000}
+
+
+@register.filter
+def hours(value) -> str:
+    """1.50 → "1.5", 2.00 → "2"."""
+    if value is None:
+        return ""
+    text = f"{value:.2f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -16,14 +16,31 @@
     }).then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); });
   }
 
-  function show(rows) {
+  function problem(data) {
+    if (data && typeof data.detail === "string") { return data.detail; }
+    var first = data && Object.keys(data).map(function (k) { return data[k]; })[0];
+    return Array.isArray(first) ? String(first[0]) : Sandan.text("failed");
+  }
+
+  function nameOf(orderId, volunteerId) {
+    var ranked = (proposal.candidates || {})[String(orderId)] || [];
+    for (var i = 0; i < ranked.length; i++) {
+      if (ranked[i].volunteer === volunteerId) { return ranked[i].name; }
+    }
+    return "#" + volunteerId;
+  }
+
+  function show() {
     result.replaceChildren();
     var list = document.createElement("ul");
-    rows.forEach(function (row) {
+    (proposal.assignments || []).forEach(function (row) {
       var item = document.createElement("li");
-      var who = row.volunteer_name || row.volunteer;
-      item.textContent = "#" + row.order + " → " + (who === null || who === undefined ? "—" : who) +
-        (row.score !== undefined ? " (" + Number(row.score).toFixed(2) + ")" : "");
+      item.textContent = "#" + row.order + " → " + nameOf(row.order, row.volunteer) + " (" + Number(row.score).toFixed(2) + ")";
+      list.appendChild(item);
+    });
+    (proposal.unassigned || []).forEach(function (orderId) {
+      var item = document.createElement("li");
+      item.textContent = "#" + orderId + " → —";
       list.appendChild(item);
     });
     result.appendChild(list);
@@ -33,21 +50,23 @@
     var picked = Array.prototype.map.call(document.querySelectorAll(".batch-pick:checked"), function (box) {
       return Number(box.value);
     });
-    if (!picked.length) { result.textContent = "—"; return; }
+    if (!picked.length) { result.textContent = panel.getAttribute("data-none"); return; }
     post(panel.getAttribute("data-propose"), { orders: picked }).then(function (answer) {
-      if (!answer.ok) { result.textContent = answer.data.detail || Sandan.text("failed"); return; }
+      if (!answer.ok) { result.textContent = problem(answer.data); return; }
       proposal = answer.data;
-      show(proposal.assignments || []);
+      show();
       confirmButton.hidden = !(proposal.assignments || []).length;
     }).catch(function () { result.textContent = Sandan.text("failed"); });
   });
 
   confirmButton.addEventListener("click", function () {
     if (!proposal) { return; }
-    post(panel.getAttribute("data-confirm"), proposal).then(function (answer) {
-      result.textContent = answer.ok ? "✓" : (answer.data.detail || Sandan.text("failed"));
+    var pairs = proposal.assignments.map(function (a) { return { order: a.order, volunteer: a.volunteer }; });
+    post(panel.getAttribute("data-confirm"), { assignments: pairs }).then(function (answer) {
+      result.textContent = answer.ok ? panel.getAttribute("data-done") : problem(answer.data);
       confirmButton.hidden = true;
+      proposal = null;
       if (window.SandanLive) { window.SandanLive.refreshAll(); }
-    });
+    }).catch(function () { result.textContent = Sandan.text("failed"); });
   });
 })();

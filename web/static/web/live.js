@@ -36,8 +36,19 @@
     return tagged ? tagged.getAttribute("data-version") : null;
   }
 
+  // A burst of events (or polls) costs one request per region: refreshes are coalesced and
+  // at most one per region is in flight.
+  var SPACING_MS = 300;
+
   function refresh(region) {
+    if (region._queued) { return; }
+    var wait = Math.max(0, SPACING_MS - (Date.now() - (region._fetchedAt || 0)));
+    region._queued = setTimeout(function () { region._queued = null; load(region); }, wait);
+  }
+
+  function load(region) {
     if (region._loading) { region._dirty = true; return; }
+    region._fetchedAt = Date.now();
     region._loading = true;
     fetch(region.getAttribute("data-live-src"), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (response) {

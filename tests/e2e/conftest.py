@@ -1,0 +1,207 @@
+"""Browser tests: a real daphne (HTTP + WebSocket) on a free port, serving the pytest test
+database, driven by Debian's Chromium through Playwright.
+
+pytest-django's live_server is WSGI-only, so daphne runs as a subprocess pointed at the same
+database: the test database on PostgreSQL, or on SQLite a file (an in-memory test database
+could not be shared with another process). Tests use `django_db(transaction=True)` so that
+what they create is committed and visible to daphne.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # A fake microphone, so the page's voice recorder records a real (synthetic) signal.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
+# between browser steps are ordinary blocking calls, not calls from async code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On SQLite the test database must be a file that daphne can open too."""
+    from django.db import connections
+
+    db = connections.settings["default"]
+    if db["ENGINE"].endswith("sqlite3") and not (db.get("TEST") or {}).get("NAME"):
+        name = Path(tempfile.gettempdir()) / f"sandan-e2e-{os.getpid()}.sqlite3"
+        db.setdefault("TEST", {})["NAME"] = str(name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database_env() -> dict[str, str]:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return {"SQLITE_PATH": str(db["NAME"]), "DATABASE_URL": ""}
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return {"DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Server]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    port = _free_port()
+    media = tmp_path_factory.mktemp("e2e-media")
+    log = ROOT / "artifacts" / "daphne.log"  # kept after the run for a look (git-ignored)
+    log.parent.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        **_database_env(),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "MEDIA_ROOT": str(media),
+        "DEBUG": "1",
+        "SANDAN_EMBEDDED_WORKER": "0",
+        "ORDER_SUBMIT_RATE": "1000/hour",
+        "PYTHONUNBUFFERED": "1",
+        # Redis pub/sub channels are shared by every database number: a prefix of its own keeps
+        # other test runs on the same Redis from talking to these sockets.
+        "CHANNEL_PREFIX": f"sandan-e2e-{os.getpid()}",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - our own server
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"daphne did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield Server(url=url, process=process, log=log)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _expect_timeout():
+    from playwright.sync_api import expect
+
+    # Live updates arrive by WebSocket at once, or by the pages' fallback poll within seconds.
+    expect.set_options(timeout=15_000)
+
+
+@pytest.fixture
+def categories(transactional_db):
+    """The seeded categories: a transactional test's flush removes the migration's rows."""
+    from django.apps import apps
+
+    from orders.models import Category
+
+    if not Category.objects.exists():
+        importlib.import_module("orders.migrations.0003_seed_categories").seed(apps, None)
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def session_cookie(user, base_url: str) -> dict:
+    """A signed-in session for `user`, stored in the shared database (the pages' own login
+    form is exercised by the resident in the scenario)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    return {"name": settings.SESSION_COOKIE_NAME, "value": store.session_key, "url": base_url}
+
+
+@pytest.fixture
+def open_as(browser, server):
+    """A browser context (one person's browser) optionally signed in as `user`."""
+    contexts = []
+
+    def make(user=None, *, phone: bool = False, geolocation: dict | None = None):
+        options = {
+            "base_url": server.url,
+            "locale": "zh-CN",
+            "viewport": PHONE if phone else DESKTOP,
+            "service_workers": "block",
+        }
+        if phone:
+            options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
+        if geolocation:
+            options.update(geolocation=geolocation, permissions=["geolocation"])
+        context = browser.new_context(**options)
+        context.set_default_timeout(15_000)
+        if user is not None:
+            context.add_cookies([session_cookie(user, server.url)])
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
