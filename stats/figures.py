@@ -48,7 +48,8 @@ from orders.states import Status
 from stats.models import ReviewItem
 from volunteers.models import Branch
 
-# Same keys and defaults as the desk's clocks (web.selectors) and the SLA timers.
+# Same keys and defaults as the desk's clocks (web.selectors), so that the figures and the
+# desk agree on what is overdue; a branch's "offer" override (timers.sla) counts as "claim".
 SLA_DEFAULT_MINUTES = {"review": 30, "dispatch": 60, "claim": 30, "start": 120, "complete": 480}
 # state → (SLA key, the field its clock starts from)
 SLA_CLOCKS = {
@@ -141,7 +142,11 @@ def _rate(numerator: int, denominator: int) -> float | None:
 def sla_limits(overrides: dict[str, Any] | None) -> dict[str, int]:
     limits = dict(SLA_DEFAULT_MINUTES)
     limits.update(settings.SANDAN.get("SLA_MINUTES", {}) or {})
-    for key, value in (overrides or {}).items():
+    raw = dict(overrides or {})
+    # The SLA timers call the dispatched → claimed limit "offer"; the desk calls it "claim".
+    if "offer" in raw and "claim" not in raw:
+        raw["claim"] = raw["offer"]
+    for key, value in raw.items():
         if key in limits and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             limits[key] = int(value)
     return limits

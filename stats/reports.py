@@ -148,7 +148,7 @@ def render_pdf(review: MonthlyReview) -> bytes:
         story.append(p(_("No order was closed.")))
     story.append(p(_("Lowest-rated orders"), h2))
     if review.lowest:
-        rows = [[_("Order"), _("Category"), _("Rating"), _("Volunteer"), _("Comment")]]
+        rows = [[_("Order no."), _("Category"), _("Rating"), _("Volunteer"), _("Comment")]]
         rows += [
             [f"#{r.order_id}", r.order.category.name, "★" * r.rating, str(r.volunteer or "—"), r.comment or ""]
             for r in review.lowest

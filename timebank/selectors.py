@@ -12,7 +12,7 @@ from timebank.models import Account, Entry, RedemptionItem
 
 def balance_of(user_id: int) -> Decimal:
     account = Account.objects.filter(user_id=user_id).only("balance").first()
-    return account.balance if account is not None else Decimal("0")
+    return account.balance if account is not None else Decimal("0.00")
 
 
 def entries_of(user_id: int) -> QuerySet[Entry]:
