@@ -123,7 +123,7 @@ def _announce(order: Order, event: OrderEvent, actor) -> None:
     """Tell everyone entitled to the full order about a timeline change."""
     recipients = {order.resident_id}
     recipients |= set(order.branch.secretaries.values_list("id", flat=True))
-    if order.volunteer_id:
+    if order.volunteer is not None:
         recipients.add(order.volunteer.user_id)
     payload = {"order": order_payload(order, personal=True), "event": event_payload(event)}
     publish(recipients=recipients, kind="order.updated", payload=payload, order_id=order.pk)
@@ -489,43 +489,44 @@ def order_recall(*, order_id: int, user, reason: str = "") -> Order:
 def order_claim(*, order_id: int, user) -> Order:
     """黨員接單: an offered volunteer takes the order. Exactly one claimant wins.
 
-    The volunteer row is locked first so that their held orders cannot exceed capacity
-    under concurrent claims of different orders; the conditional UPDATE on the order row
-    decides between concurrent claimants of the same order.
+    The volunteer row is locked first (FOR NO KEY UPDATE: it serialises this volunteer's
+    claims without blocking the offers and orders that merely reference the row), then the
+    conditional UPDATE on the order row decides between concurrent claimants of the same
+    order, then the offers. Capacity is counted after our UPDATE, under the volunteer lock:
+    whatever was read before the lock may be stale, the count then cannot be.
     """
     volunteer = getattr(user, "volunteer", None)
     order = _fetch(order_id)
-    offer = Offer.objects.filter(order=order, volunteer=volunteer).order_by("-id").first() if volunteer else None
-    if offer is None:
-        # Not offered: a stranger learns nothing (404); someone who sees the order, 403.
+    offered = Offer.objects.filter(order=order, volunteer=volunteer).exists() if volunteer else False
+    if not offered:
+        # Never offered: a stranger learns nothing (404); someone who sees the order, 403.
         if not roles_for(user, order):
             raise OrderNotFound()
         raise NotPermitted()
     assert volunteer is not None
     if order.volunteer_id == volunteer.pk and order.status == Status.CLAIMED:
         return order  # a retried tap: it is already theirs
-    locked = Volunteer.objects.select_for_update().get(pk=volunteer.pk)
-    if (
-        order.status == Status.DISPATCHED
-        and offer.status == Offer.Status.OPEN
-        and _held_count(locked.pk) >= locked.capacity
-    ):
-        raise CapacityReached()
+    locked = Volunteer.objects.select_for_update(no_key=True).get(pk=volunteer.pk)
     now = timezone.now()
     won = Order.objects.filter(pk=order.pk, status=Status.DISPATCHED).update(
         status=Status.CLAIMED, volunteer=locked, claimed_at=now, updated_at=now
     )
     if won != 1:
         current = Order.objects.filter(pk=order.pk).values_list("status", "volunteer_id").first()
-        if current and current[1] is not None and current[1] != volunteer.pk:
+        if current == (Status.CLAIMED, volunteer.pk):
+            return _fetch(order.pk)  # their own double tap won a moment ago
+        if current and current[1] not in (None, volunteer.pk):
             raise AlreadyClaimed()
         raise InvalidTransition()
-    if (
-        Offer.objects.filter(pk=offer.pk, status=Offer.Status.OPEN).update(status=Offer.Status.CLAIMED, closed_at=now)
-        != 1
-    ):
-        # Their offer lapsed or was declined while the order stayed dispatched: undo by raising.
+    # The order row is ours now, so its offers cannot change under us (dispatch, recall and
+    # decline all take the order row first). Read the offer now, not before the lock.
+    offer = Offer.objects.filter(order=order, volunteer=locked, status=Offer.Status.OPEN).first()
+    if offer is None:
+        # Their offer was declined or withdrawn while the order stayed dispatched: undo by raising.
         raise InvalidTransition(_("Your offer for this order is no longer open."))
+    if _held_count(locked.pk) > locked.capacity:
+        raise CapacityReached()
+    Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.CLAIMED, closed_at=now)
     _withdraw_offers(order, except_offer=offer.pk)
     fresh = _finish(order, "claim", Status.DISPATCHED, user)
     publish(
@@ -533,7 +534,12 @@ def order_claim(*, order_id: int, user) -> Order:
         kind="order.assigned",
         payload={"order": order_payload(fresh, personal=True)},
         order_id=fresh.pk,
-        notify=(_("The request is yours: %(category)s") % {"category": fresh.category.name}, fresh.address),
+        # The notification centre outlives the assignment (a release, a reopen): it names the
+        # area only; the address stays in the order, shown while they hold it.
+        notify=(
+            _("The request is yours: %(category)s") % {"category": fresh.category.name},
+            fresh.grid.name if fresh.grid_id else "",
+        ),
     )
     return fresh
 
