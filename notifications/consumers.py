@@ -7,7 +7,9 @@ It never writes a model itself and never broadcasts.
 Ordering without duplicates: Channels hands a consumer one message at a time, so live events
 that arrive while a `resume` reads the outbox wait in the layer's queue (the buffer) and are
 handled after the replay; the ids the replay sent are remembered and a live copy of one of them
-is dropped. Clients de-duplicate by id as well.
+is dropped. Clients de-duplicate by id as well. A phone that reconnects with `/ws/?after=<id>`
+gets its backlog before any live event at all; a `resume` frame sent later replays in id order
+but cannot take back live events already delivered before it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import math
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -32,9 +35,10 @@ from volunteers.services import volunteer_record_location
 
 logger = logging.getLogger(__name__)
 
-# Close codes (RFC 6455 and the private 4000-4999 range) a client can act on.
-CLOSE_POLICY = 1008  # kept flooding after being told
-CLOSE_TRY_AGAIN = 1013  # the channel layer (Redis) is unavailable: reconnect later and resume
+# Close codes a client can act on. Servers may only send 1000 or 3000-4999 (autobahn enforces
+# it), so the RFC 6455 meanings are mirrored in the private range: 40xx = 10xx.
+CLOSE_POLICY = 4008  # kept flooding after being told (policy violation)
+CLOSE_TRY_AGAIN = 4013  # the channel layer (Redis) is unavailable: reconnect later and resume
 
 # How many sent ids a socket remembers to drop a duplicate live copy (relay re-push, replay).
 _SENT_WINDOW = 256
@@ -73,6 +77,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
                 "retention_seconds": settings.REALTIME["RETENTION_DAYS"] * 86400,
             }
         )
+        # `/ws/?after=<id>` resumes before any live event is handled (they wait in the queue),
+        # so a reconnecting phone gets its backlog and then live events strictly in id order.
+        after = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("after")
+        if after:
+            await self.on_resume({"type": "resume", "after": int(after[0]) if after[0].isdigit() else after[0]})
 
     async def disconnect(self, code: int) -> None:
         unregister(self)

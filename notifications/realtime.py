@@ -82,19 +82,22 @@ class Resume:
 def events_after(*, user_id: int, after: int) -> Resume:
     """Every event of `user_id` with an id above `after`, in id order; or a resync.
 
-    Resync when the gap reaches behind the retention window (the first missed event is older
-    than the retention, or rows after `after` have been pruned) or when it is too long to
-    replay. Reads committed rows only; an event committing later is pushed live."""
+    Resync when the gap reaches behind the retention window (the first missed event, or the
+    client's own last id, is older than the retention or already pruned) or when it is too
+    long to replay. Ids grow with time, so the row at or just below `after` tells when the
+    client was last in touch. Reads committed rows only; a later commit is pushed live."""
     limit = settings.REALTIME["RESUME_MAX_EVENTS"]
     cutoff = timezone.now() - retention()
     rows = list(Event.objects.filter(recipient_id=user_id, id__gt=after).order_by("id")[: limit + 1])
     cursor = current_cursor()
     if rows and rows[0].created_at < cutoff:
         return Resume(resync=True, reason="retention", cursor=cursor)
-    oldest = Event.objects.order_by("id").values_list("id", flat=True).first()
-    if oldest is not None and after < oldest - 1 and after < cursor:
-        # Rows between `after` and the oldest kept row were pruned: some may have been theirs.
-        return Resume(resync=True, reason="retention", cursor=cursor)
+    if after > 0:
+        # The client's last id, or the nearest row below it, dates when it was last in touch.
+        # Gone (pruned) or older than the retention: rows after it may have been pruned too.
+        anchor = Event.objects.filter(id__lte=after).order_by("-id").values_list("created_at", flat=True).first()
+        if anchor is None or anchor < cutoff:
+            return Resume(resync=True, reason="retention", cursor=cursor)
     if len(rows) > limit:
         return Resume(resync=True, reason="too_many", cursor=cursor)
     return Resume(frames=[e.as_frame() for e in rows], cursor=max(cursor, rows[-1].pk if rows else 0))

@@ -4,7 +4,8 @@ While Redis is down, pushes fail (the relay keeps those rows) and the pub/sub su
 dead; when it is back, redis-py resubscribes, but whatever was published in between never reached
 this process and a socket that stayed open would not know it missed anything. So the process
 checks Redis every REALTIME["REDIS_WATCHDOG_SECONDS"] and, on the first failed check or on a
-changed `run_id` (a restart between two checks), closes its sockets with 1012 (service restart).
+changed `run_id` (a restart between two checks), closes its sockets with 4012 (1012, service restart, in the
+private range that a server may send).
 The client's ordinary reconnect sends `resume {after}` and gets every missed event from the outbox.
 
 One task per process and event loop, started by the first socket; nothing is shared between
@@ -22,7 +23,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-CLOSE_SERVICE_RESTART = 1012
+CLOSE_SERVICE_RESTART = 4012
 
 _sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}

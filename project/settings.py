@@ -181,10 +181,11 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Misses instead of errors while Redis is away: REST keeps working (project/cache.py).
+            "BACKEND": "project.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "sandan"),
-            "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS},
+            "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT},
         }
     }
 else:
@@ -270,7 +271,7 @@ REALTIME = {
     "FRAMES_PER_SECOND": env_int("REALTIME_FRAMES_PER_SECOND", 10),
     "FRAME_BURST": env_int("REALTIME_FRAME_BURST", 30),
     # Every this many seconds each daphne process checks Redis; when it went away (or restarted)
-    # the process closes its sockets with 1012 so that phones reconnect and resume. 0 = off.
+    # the process closes its sockets with 4012 so that phones reconnect and resume. 0 = off.
     "REDIS_WATCHDOG_SECONDS": env_int("REALTIME_REDIS_WATCHDOG_SECONDS", 2),
 }
 

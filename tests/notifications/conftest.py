@@ -63,7 +63,7 @@ def session_cookie(user) -> bytes:
 
 
 async def open_socket(
-    user=None, *, ticket: str | None = None, origin: bytes | None = ORIGIN, expect_hello: bool = True
+    user=None, *, ticket: str | None = None, origin: bytes | None = ORIGIN, query: str = ""
 ) -> tuple[WebsocketCommunicator, bool, Any]:
     """Connect as `user` (session cookie) or with `ticket`; returns (communicator, connected, hello)."""
     headers = [(b"host", b"127.0.0.1")]
@@ -71,11 +71,12 @@ async def open_socket(
         headers.append((b"origin", origin))
     if user is not None:
         headers.append((b"cookie", await db(session_cookie)(user)))
-    path = "/ws/" + (f"?ticket={ticket}" if ticket else "")
+    params = "&".join(p for p in (f"ticket={ticket}" if ticket else "", query) if p)
+    path = "/ws/" + (f"?{params}" if params else "")
     comm = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await comm.connect()
     hello = None
-    if connected and expect_hello:
+    if connected:
         hello = await comm.receive_json_from(timeout=5)
         assert hello["type"] == "hello"
     return comm, connected, hello
@@ -86,9 +87,10 @@ async def new_ticket(user) -> str:
     return token
 
 
-async def drain(comm: WebsocketCommunicator, *, quiet: float = 0.3) -> list[dict]:
-    """Every frame that arrives until the socket has been quiet for `quiet` seconds."""
-    frames = []
+async def drain(comm: WebsocketCommunicator, n: int = 0, *, quiet: float = 0.3) -> list[dict]:
+    """The next `n` frames (waiting up to 10 s for each), then whatever else arrives until the
+    socket has been quiet for `quiet` seconds; a test comparing the list sees any extra frame."""
+    frames = [await comm.receive_json_from(timeout=10) for _ in range(n)]
     while not await comm.receive_nothing(timeout=quiet):
         frames.append(await comm.receive_json_from())
     return frames
