@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 780}  # the narrowest screen the pages are made for
 DESKTOP = {"width": 1280, "height": 900}
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
@@ -184,11 +185,11 @@ def open_as(browser, server):
     """A browser context (one person's browser) optionally signed in as `user`."""
     contexts = []
 
-    def make(user=None, *, phone: bool = False, geolocation: dict | None = None):
+    def make(user=None, *, phone: bool = False, viewport: dict | None = None, geolocation: dict | None = None):
         options = {
             "base_url": server.url,
             "locale": "zh-CN",
-            "viewport": PHONE if phone else DESKTOP,
+            "viewport": viewport or (PHONE if phone else DESKTOP),
             "service_workers": "block",
         }
         if phone:

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from orders import services
 from orders.models import Order
+from tests.e2e.conftest import SMALL_PHONE
 from tests.factories import BASE_LAT, BASE_LNG
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,7 +38,7 @@ def test_one_order_from_placement_to_rating(
 ):
     desk = open_as(secretary)
     phone = open_as(volunteer, phone=True, geolocation={"latitude": BASE_LAT + 0.001, "longitude": BASE_LNG})
-    resident = open_as(geolocation={"latitude": BASE_LAT, "longitude": BASE_LNG})
+    resident = open_as(phone=True, viewport=SMALL_PHONE, geolocation={"latitude": BASE_LAT, "longitude": BASE_LNG})
 
     # The secretary's desk and the volunteer's phone are open and wait.
     desk.goto("/desk/")
