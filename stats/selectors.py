@@ -16,7 +16,7 @@ from orders.errors import InvalidInput, NotPermitted, OrderError
 from orders.models import Category, Order, Rating
 from orders.selectors import desk_branch_ids
 from orders.states import Status
-from stats.figures import ACCEPTED_EVER, Cohort
+from stats.figures import ACCEPTED_EVER, Cohort, cohort_ratings
 from volunteers.models import Area, Branch, Volunteer
 from volunteers.selectors import descendant_ids, staff_area_ids
 
@@ -142,7 +142,7 @@ def series(cohort: Cohort, *, by: str = "month") -> list[dict[str, Any]]:
     )
     ratings = {
         r["bucket"]: (r["total"], r["satisfied"])
-        for r in Rating.objects.filter(cohort.q("order__"))
+        for r in cohort_ratings(cohort)
         .annotate(bucket=trunc("order__created_at", tzinfo=tz))
         .values("bucket")
         .annotate(total=Count("id"), satisfied=Count("id", filter=Q(rating__gte=4)))
@@ -153,6 +153,11 @@ def series(cohort: Cohort, *, by: str = "month") -> list[dict[str, Any]]:
         bucket = r["bucket"].date() if hasattr(r["bucket"], "date") else r["bucket"]
         out.append({**r, "bucket": bucket, "ratings": total, "satisfied": satisfied})
     return out
+
+
+def rating_totals(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """The series already joined ratings to orders: its sums are the cohort's totals."""
+    return sum(r["ratings"] for r in rows), sum(r["satisfied"] for r in rows)
 
 
 def most_active_volunteers(cohort: Cohort, *, limit: int = 10) -> list[dict[str, Any]]:

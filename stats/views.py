@@ -22,7 +22,7 @@ from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
 from stats.periods import parse_period
 from stats.reports import figure_rows, monthly_review, render_pdf
-from stats.selectors import branch_in_scope_of, scope_for, scopes_available, series
+from stats.selectors import branch_in_scope_of, rating_totals, scope_for, scopes_available, series
 from stats.services import review_record, review_sample_draw
 from volunteers.models import Area, Branch
 from volunteers.selectors import staff_area_ids
@@ -55,9 +55,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     category = request.GET.get("category") or None
     scope = scope_for(request.user, raw_scope, category=category)
     cohort = scope.cohort(start, end)
-    figs = figures(cohort)
     by = "day" if (end - start).days <= 62 else "month"
     rows = series(cohort, by=by)
+    figs = figures(cohort, rating_counts=rating_totals(rows))
     labels = [f"{r['bucket']:%m-%d}" if by == "day" else f"{r['bucket']:%Y-%m}" for r in rows]
     chart = bar_chart(
         labels,
@@ -100,6 +100,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     scope = scope_for(request.user, request.GET.get("scope"), category=request.GET.get("category") or None)
     cohort = scope.cohort(start, end)
     by = "day" if (end - start).days <= 62 else "month"
+    rows = series(cohort, by=by)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="stats-{scope.kind}-{scope.key}-{start}-{end}.csv"'
     response.write("\ufeff")
@@ -107,7 +108,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     writer.writerow(
         ["bucket", "received", "accepted", "closed", "completion_rate", "ratings", "satisfied", "satisfaction_rate"]
     )
-    for r in series(cohort, by=by):
+    for r in rows:
         writer.writerow(
             [
                 r["bucket"],
@@ -120,7 +121,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
                 _fmt(_rate(r["satisfied"], r["ratings"])),
             ]
         )
-    f = figures(cohort)
+    f = figures(cohort, rating_counts=rating_totals(rows))
     writer.writerow([])
     writer.writerow(["figure", "value"])
     writer.writerow(["scope", scope.text])
