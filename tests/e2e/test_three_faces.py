@@ -72,7 +72,10 @@ def test_one_order_from_placement_to_rating(
     resident.get_by_role("button", name="录音").click()
     expect(resident.locator("#record-status")).to_contain_text("语音已录好")
     resident.screenshot(path=screenshots / "resident-new-request.png", full_page=True)
-    resident.get_by_role("button", name="提交诉求").click()
+    with resident.expect_websocket() as socket:
+        resident.get_by_role("button", name="提交诉求").click()
+    # The new page's socket resumes from the last event this browser saw.
+    assert re.search(r"/ws/\?after=\d+$", socket.value.url), socket.value.url
     expect(resident.locator("#order-status")).to_have_text("待受理")
     order = Order.objects.get(resident__username="wang-ayi")
     assert order.branch == world.north_branch

@@ -1,5 +1,5 @@
 /* Sandan live updates: one WebSocket at /ws/ (session cookie), resumes from the last event
- * id kept in localStorage, reconnects with backoff, and re-renders the page's live regions
+ * id kept in localStorage (`/ws/?after=<id>`), reconnects with backoff, and re-renders the page's live regions
  * ([data-live-src]) from the server when an event concerns them. While the socket is down,
  * the regions are polled every few seconds instead, so the page never goes stale. */
 (function () {
@@ -104,12 +104,9 @@
     if (!frame || typeof frame.type !== "string") { return; }
     switch (frame.type) {
       case "hello":
-        var known = cursor();
-        if (known > 0) {
-          send({ type: "resume", after: known });
-        } else if (typeof frame.cursor === "number") {
-          setCursor(frame.cursor);
-        }
+        // A known cursor was sent in the URL (`?after=`): the server replays what was missed
+        // before any live event, so the replay and live events arrive in order.
+        if (cursor() === 0 && typeof frame.cursor === "number") { setCursor(frame.cursor); }
         refreshAll();  // whatever happened between rendering the page and connecting
         break;
       case "event":
@@ -159,6 +156,7 @@
   function connect() {
     if (!("WebSocket" in window)) { startPolling(); return; }
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + (body.getAttribute("data-ws") || "/ws/");
+    if (cursor() > 0) { url += "?after=" + cursor(); }
     try { socket = new WebSocket(url); } catch (e) { startPolling(); scheduleReconnect(); return; }
     socket.onopen = function () {
       isOpen = true; attempt = 0; setStatus(true); startPolling();
