@@ -13,7 +13,10 @@ Then it times, `--runs` times each after two warm-ups:
 - figures: `stats.figures.figures()` for one street over the year (the dashboard's numbers);
 - series: the dashboard's per-month chart data for the same street (`stats.selectors.series`);
 - branch: the figures of one branch for one month (a secretary's everyday view);
-- city: the figures for the whole city over the year (ten times the street's rows).
+- city: the figures for the whole city over the year (ten times the street's rows);
+- floor: a bare COUNT(*) of the street-year's orders, and baseline: the street figures with
+  index-only scans switched off (what they cost without the covering index of
+  stats/migrations/0002), both measured in the same run as ratios that survive a busy machine;
 and prints p50 / p95 / p99 in milliseconds.
 """
 
@@ -303,7 +306,7 @@ def main() -> None:
     args = parser.parse_args()
     _ensure_database()
     _setup_django()
-    from django.db import connection
+    from django.db import connection, transaction
 
     from orders.models import Order
     from stats.figures import Cohort, figures
@@ -340,6 +343,23 @@ def main() -> None:
         ("city × year: figures", lambda: figures(city_year)),
     ]
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the machine is shared)")
+
+    def without_index_only(fn):
+        # Baseline in the same run: the plan PostgreSQL falls back to without the covering
+        # index (a bitmap heap scan over the street's ~25,000 heap pages).
+        def run():
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("SET LOCAL enable_indexonlyscan = off")
+                return fn()
+
+        return run
+
+    def floor():
+        # The least any figure could cost: count the street-year's rows, nothing else.
+        return street_year.orders().count()
+
+    cases.insert(1, ("street × year: figures, baseline (no index-only)", without_index_only(cases[0][1])))
+    cases.insert(0, ("floor: COUNT(*) of the street-year", floor))
     print(f"{'case':48} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms, {args.runs} runs)")
     for name, fn in cases:
         r = timed(fn, args.runs if not name.startswith("city") else max(args.runs // 3, 5))
