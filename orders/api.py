@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from orders import services
 from orders.attachments import attachment_for, order_attach
 from orders.errors import InvalidInput, NotPermitted
-from orders.models import Category, Order
+from orders.models import Category, IdempotencyKey, Order
 from orders.selectors import (
     can_see_personal_data,
     desk_branch_ids,
@@ -50,6 +50,10 @@ class OrderSubmitThrottle(UserRateThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method != "POST":
+            return True
+        key = request.headers.get("Idempotency-Key")
+        if key and request.user.is_authenticated and IdempotencyKey.objects.filter(user=request.user, key=key).exists():
+            # A phone retrying after a lost response creates nothing: never lock it out.
             return True
         return super().allow_request(request, view)
 

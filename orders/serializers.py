@@ -16,28 +16,40 @@ from orders.models import Attachment, Category, Offer, Order, OrderEvent
 
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
+# Ids are 64-bit; a larger number is not an id (SQLite cannot even bind it: a 500).
+ID_RANGE = {"min_value": 1, "max_value": 2**63 - 1}
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    skills: serializers.RelatedField = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
 
     class Meta:
         model = Category
         fields = ["code", "name", "name_en", "description", "group", "skills"]
 
 
+class CoordinateField(serializers.FloatField):
+    """A float that is really a number: DRF's FloatField takes `true` as 1.0, which would
+    route the order to whatever grid is nearest to (1, 1)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class OrderCreateSerializer(serializers.Serializer):
     category = serializers.SlugField(max_length=40)
     description = serializers.CharField(max_length=MAX_DESCRIPTION, trim_whitespace=True)
-    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
-    lng = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    lat = CoordinateField(min_value=-90, max_value=90, required=False)
+    lng = CoordinateField(min_value=-180, max_value=180, required=False)
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
     contact_phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,20}$", required=False, allow_blank=True, max_length=32)
     urgency = serializers.ChoiceField(choices=Order.Urgency.choices, default=Order.Urgency.NORMAL)
     window_start = serializers.DateTimeField(required=False, allow_null=True)
     window_end = serializers.DateTimeField(required=False, allow_null=True)
     # Staff entering a walk-in or phone-in request name the resident it is for.
-    resident = serializers.IntegerField(required=False, min_value=1)
+    resident = serializers.IntegerField(required=False, **ID_RANGE)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("lat" in attrs) != ("lng" in attrs):
@@ -79,7 +91,7 @@ class OrderSerializer(serializers.ModelSerializer):
     """An order as the caller may see it: `address` and `contact_phone` are null unless the
     view put `personal_ids` (order ids whose personal data the caller may see) in context."""
 
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category: serializers.RelatedField = serializers.SlugRelatedField(slug_field="code", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
     branch_name = serializers.CharField(source="branch.name", read_only=True)
     area = serializers.SerializerMethodField()
@@ -119,11 +131,11 @@ class OrderSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_area(self, order: Order) -> str | None:
-        return order.grid.name if order.grid_id else None
+        return order.grid.name if order.grid is not None else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_volunteer_name(self, order: Order) -> str | None:
-        return str(order.volunteer.user) if order.volunteer_id else None
+        return str(order.volunteer.user) if order.volunteer is not None else None
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -150,7 +162,7 @@ class OrderDetailSerializer(OrderSerializer):
     def get_attachments(self, order: Order) -> list[dict[str, Any]]:
         if order.pk not in self.context.get("personal_ids", ()):
             return []
-        return AttachmentSerializer(order.attachments.all(), many=True).data
+        return list(AttachmentSerializer(order.attachments.all(), many=True).data)
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_rating(self, order: Order) -> dict[str, Any] | None:
@@ -194,7 +206,7 @@ class OfferSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_area(self, offer: Offer) -> str | None:
-        return offer.order.grid.name if offer.order.grid_id else None
+        return offer.order.grid.name if offer.order.grid is not None else None
 
 
 # --- action bodies -----------------------------------------------------------------------------
@@ -209,8 +221,8 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class TransferSerializer(ReasonSerializer):
-    branch = serializers.IntegerField(required=False, min_value=1)
-    area = serializers.IntegerField(required=False, min_value=1)
+    branch = serializers.IntegerField(required=False, **ID_RANGE)
+    area = serializers.IntegerField(required=False, **ID_RANGE)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "branch" not in attrs and "area" not in attrs:
@@ -220,8 +232,8 @@ class TransferSerializer(ReasonSerializer):
 
 class DispatchSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["direct", "pool", "broadcast"])
-    volunteer = serializers.IntegerField(required=False, min_value=1)
-    volunteers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
+    volunteer = serializers.IntegerField(required=False, **ID_RANGE)
+    volunteers = serializers.ListField(child=serializers.IntegerField(**ID_RANGE), required=False, max_length=200)
     top = serializers.IntegerField(required=False, min_value=1, max_value=50)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -21,9 +24,27 @@ _CODES = {
 }
 
 
+def _raised_by_a_parser(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if isinstance(tb.tb_frame.f_locals.get("self"), BaseParser):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OrderError):
         return Response(exc.as_dict(), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        # Django would answer these with its HTML 400 page; phones get the API's shape.
+        message = _("The request body is too large.")
+        return Response({"code": "too_large", "detail": message, "non_field_errors": [message]}, status=400)
+    if isinstance(exc, RecursionError) and _raised_by_a_parser(exc):
+        # json.load gives up on absurdly nested bodies with RecursionError, which DRF's
+        # JSONParser does not turn into a ParseError.
+        message = _("The request body is nested too deeply.")
+        return Response({"code": "parse_error", "detail": message, "non_field_errors": [message]}, status=400)
     response = exception_handler(exc, context)
     if response is None:
         return None
