@@ -114,13 +114,17 @@ def _personal_strings(order: Order) -> list[str]:
 def mask(text: str | None, order: Order) -> str | None:
     if not text:
         return None
+    lowered = text.lower()
     for secret in _personal_strings(order):
+        if secret.lower() not in lowered:
+            continue  # the usual case: no pattern to compile (compiling per row dominated a list)
         pattern = re.escape(secret)
         if secret[0].isascii() and secret[0].isalnum() and secret[-1].isascii() and secret[-1].isalnum():
             # Latin names and usernames as whole words only ("Al" must not eat "Also");
             # Chinese is written without spaces, so it is masked wherever it appears.
             pattern = rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z0-9])"
         text = re.sub(pattern, MASK, text, flags=re.IGNORECASE)
+        lowered = text.lower()
     text = _EMAIL.sub(MASK, text)
     text = _DIGITS.sub(_mask_number, text)
     return text

@@ -8,16 +8,18 @@ import functools
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from open311 import payloads, selectors, services
-from open311.errors import NotFound, Open311Error
+from open311.errors import BadRequest, NotFound, Open311Error
 from open311.models import ServiceAttribute
 from open311.params import parse_filing, parse_query
 from open311.renderers import render, render_error
+from orders.errors import OrderError
 
 View = Callable[..., HttpResponse]
 
@@ -40,6 +42,14 @@ def open311_view(*methods: str) -> Callable[[View], View]:
                 response = view(request, *args, fmt=fmt, **kwargs)
             except Open311Error as error:
                 response = render_error(fmt, error)
+            except (RequestDataTooBig, TooManyFieldsSent):
+                response = render_error(fmt, BadRequest(_("The request body is too large.")))
+            except OrderError as error:
+                # A rule of the order services the parsing above did not foresee: the spec
+                # knows 403 and 404, and 400 for any other request that cannot be fulfilled.
+                status = error.status_code if error.status_code in (403, 404) else 400
+                messages = [m for field in (error.fields or {}).values() for m in field] or [error.message]
+                response = render_error(fmt, Open311Error(status, *messages))
             if request.method in ("GET", "HEAD"):
                 # Reads are public and carry no credentials: browser dashboards may fetch them.
                 response["Access-Control-Allow-Origin"] = "*"

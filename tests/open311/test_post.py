@@ -210,3 +210,10 @@ def test_an_operator_account_is_never_matched(post_request):
     assert by_email.resident != admin
     refused = post_request(email=None, account_id="root")
     assert refused.status_code == 400 and "account_id" in _errors(refused)[0][1]
+
+
+def test_an_oversized_body_is_a_spec_error(post_request, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_request("xml", description="長" * 900)
+    assert response.status_code == 400
+    assert _errors(response)[0][0] == 400
