@@ -43,10 +43,6 @@ PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 780}  # the narrowest screen the pages are made for
 DESKTOP = {"width": 1280, "height": 900}
 
-# Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
-# between browser steps are ordinary blocking calls, not calls from async code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 def pytest_configure(config: pytest.Config) -> None:
     """On SQLite the test database must be a file that daphne can open too."""
@@ -102,7 +98,7 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Ser
         # other test runs on the same Redis from talking to these sockets.
         "CHANNEL_PREFIX": f"sandan-e2e-{os.getpid()}",
     }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # daphne must never run with it
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
@@ -132,14 +128,26 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Ser
         process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Playwright's sync API runs an event loop in this thread
+    while it is open, so Django would take the ORM calls the tests make between browser steps
+    for calls from async code; they are ordinary blocking calls, allowed here and only here.
+    Module scope closes the loop (and the allowance) before any other tests run."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(autouse=True)
