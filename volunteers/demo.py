@@ -12,14 +12,14 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ResidentProfile
+from accounts.models import ResidentProfile, User
 from notifications.models import Event
 from orders import services
 from orders.errors import OrderError
@@ -92,10 +92,9 @@ def _summary(*, created: bool) -> DemoSummary:
 
 
 def _build_city(rng: random.Random, *, volunteers: int, residents: int) -> None:
-    User = get_user_model()
     password = make_password(DEMO_PASSWORD)  # hash once: PBKDF2 per user would take minutes
 
-    def user(username: str, **extra) -> object:
+    def user(username: str, **extra: Any) -> User:
         return User.objects.create(username=username, password=password, display_name=extra.pop("name", ""), **extra)
 
     street = Area.objects.create(name=STREET_NAME, level=Area.Level.STREET, center_lat=CENTER[0], center_lng=CENTER[1])
@@ -181,6 +180,7 @@ def _build_city(rng: random.Random, *, volunteers: int, residents: int) -> None:
         v.branches.add(home_branch)
         v.skills.set(Skill.objects.filter(code__in=["errands", "elderly-care", "digital", "repair"]))
     staff = user("demo-staff", name="周主任", is_staff=True)
+    assert home.parent is not None
     home.parent.staff.add(staff)
     staff.groups.add(_staff_group())
     User.objects.create(
@@ -250,7 +250,8 @@ def _play(rng: random.Random, order: Order, outcome: str, category: Category) ->
         services.order_reject(order_id=oid, user=secretary, reason="不屬於本支部服務範圍，已建議聯繫物業。")
         return
     if outcome == "transferred":
-        target = Branch.objects.exclude(pk=order.branch_id).filter(kind=Branch.Kind.TERRITORIAL).order_by("?").first()
+        others = list(Branch.objects.exclude(pk=order.branch_id).filter(kind=Branch.Kind.TERRITORIAL).order_by("id"))
+        target = rng.choice(others)
         services.order_transfer(order_id=oid, user=secretary, reason="更靠近該網格的支部處理。", branch_id=target.pk)
         return
     services.order_accept(order_id=oid, user=secretary)
@@ -263,6 +264,8 @@ def _play(rng: random.Random, order: Order, outcome: str, category: Category) ->
     if outcome == "dispatched":
         return
     offer = Order.objects.get(pk=oid).offers.filter(status="open").select_related("volunteer__user").first()
+    if offer is None:
+        return
     volunteer = offer.volunteer.user
     services.order_claim(order_id=oid, user=volunteer)
     if outcome == "claimed":
