@@ -252,12 +252,17 @@ def check_answers(category: Category, answers: dict[str, list[str]]) -> tuple[di
 
 
 @transaction.atomic
-def request_file(*, client: Open311Client, filing: Filing) -> tuple[Order, Open311Request]:
+def request_file(
+    *, client: Open311Client, filing: Filing, idempotency_key: str | None = None
+) -> tuple[Order, Open311Request, bool]:
     """Turn a posted GeoReport request into a submitted Sandan order for the resident it names.
+    Returns the order, its Open311 record and whether it was filed just now.
 
     Everything (a resident created on the way, the order, its timeline and outbox rows, the
     Open311 record) commits together or not at all: a request refused by the router leaves
-    no half-made resident behind."""
+    no half-made resident behind. With an Idempotency-Key, a retry of the same request by the
+    same client returns the first order: `order_submit`'s key (unique per resident) decides
+    between concurrent retries, and the resident is the same one because `resident_for` is."""
     category = (
         Category.objects.filter(code=filing.service_code, active=True).prefetch_related("open311_attributes").first()
     )
@@ -287,7 +292,12 @@ def request_file(*, client: Open311Client, filing: Filing) -> tuple[Order, Open3
     )
     # A refusal of the order services (InvalidInput: no branch serves the point...) reaches
     # the view, which answers it in the spec's error format and rolls all of this back.
-    order, _created = order_submit(resident=resident, data=data, submitted_by=None, source=f"Open311: {client.name}")
+    key = f"open311:{client.pk}:{idempotency_key}" if idempotency_key else None
+    order, fresh = order_submit(
+        resident=resident, data=data, submitted_by=None, idempotency_key=key, source=f"Open311: {client.name}"
+    )
+    if not fresh:
+        return order, Open311Request.objects.get(order=order), False
     record = Open311Request.objects.create(
         order=order,
         client=client,
@@ -296,4 +306,4 @@ def request_file(*, client: Open311Client, filing: Filing) -> tuple[Order, Open3
         media_url=filing.media_url,
         attributes=answers,
     )
-    return order, record
+    return order, record, True

@@ -22,6 +22,8 @@ from open311.renderers import render, render_error
 from orders.errors import OrderError
 
 View = Callable[..., HttpResponse]
+# Sandan's own keys hold 128 characters; the client's id is prefixed to this one.
+MAX_IDEMPOTENCY_KEY = 100
 
 
 def open311_view(*methods: str) -> Callable[[View], View]:
@@ -93,8 +95,13 @@ def requests(request: HttpRequest, *, fmt: str) -> HttpResponse:
     if request.method == "POST":
         client = services.client_authenticate(api_key=(request.POST.get("api_key") or "").strip())
         services.client_check_rate(client=client)
-        order, _record = services.request_file(client=client, filing=parse_filing(request.POST))
-        return render(fmt, "service_requests", [payloads.filed_payload(order)], status=201)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise BadRequest(_("Idempotency-Key must be 1 to %(n)s characters.") % {"n": MAX_IDEMPOTENCY_KEY})
+        order, _record, fresh = services.request_file(
+            client=client, filing=parse_filing(request.POST), idempotency_key=key
+        )
+        return render(fmt, "service_requests", [payloads.filed_payload(order)], status=201 if fresh else 200)
     orders = selectors.request_list(parse_query(request.GET))
     return render(fmt, "service_requests", [payloads.request_payload(o, request) for o in orders])
 

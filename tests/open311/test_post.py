@@ -217,3 +217,27 @@ def test_an_oversized_body_is_a_spec_error(post_request, settings):
     response = post_request("xml", description="長" * 900)
     assert response.status_code == 400
     assert _errors(response)[0][0] == 400
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_first_request(http, post_request, o311_client):
+    def post(key: str, **fields):
+        data = {
+            "api_key": o311_client.api_key,
+            "service_code": "errands",
+            "lat": str(BASE_LAT),
+            "long": str(BASE_LNG),
+            "email": "retry@example.com",
+            "description": "請幫我取藥。",
+            **fields,
+        }
+        return http.post(f"{BASE}/requests.json", data, headers={"Idempotency-Key": key})
+
+    first = post("kiosk-7-000123")
+    again = post("kiosk-7-000123")
+    assert first.status_code == 201 and again.status_code == 200
+    assert body(first)[0]["service_request_id"] == body(again)[0]["service_request_id"]
+    assert Order.objects.filter(resident__email="retry@example.com").count() == 1
+    # The same key for a different request is refused; a new key files a new one.
+    assert post("kiosk-7-000123", description="另一件事").status_code == 400
+    assert post("kiosk-7-000124").status_code == 201
+    assert post("x" * 101).status_code == 400
