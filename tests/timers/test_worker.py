@@ -45,3 +45,21 @@ def test_timers_run_every_tick_seconds_but_relay_every_pass(submit, staff, setti
 
 class _Empty:
     fired: dict = {}
+    total = 0
+
+
+@pytest.mark.django_db
+def test_a_backlog_is_worked_off_in_batches_between_relays(submit, staff, settings):
+    settings.SANDAN_TIMERS = {**settings.SANDAN_TIMERS, "TICK_SECONDS": 3600}
+    orders = [submit() for _ in range(3)]
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(created_at=timezone.now() - timedelta(minutes=31))
+    worker = Worker(name="w", batch=2)
+    first = worker.run_once()
+    second = worker.run_once()  # backlog: no waiting for the next tick
+    third = worker.run_once()  # finds nothing left...
+    fourth = worker.run_once()  # ...so back to the tick schedule
+    assert first["timers"] == {"review_escalate": 2}
+    assert second["timers"] == {"review_escalate": 1}
+    assert third["timers"] == {}
+    assert "timers" not in fourth
+    assert Order.objects.filter(escalated_at__isnull=False).count() == 3
