@@ -23,8 +23,9 @@ from datetime import date
 import pytest
 
 from orders.models import Order
-from stats.figures import SLA_DEFAULT_MINUTES, Cohort, figures
+from stats.figures import SLA_DEFAULT_MINUTES, Cohort, figures, sla_limits
 from stats.models import ReviewItem, ReviewSample
+from stats.selectors import rating_totals, series
 from tests.factories import VolunteerFactory
 from tests.stats.builders import build, local
 
@@ -255,3 +256,16 @@ def _category_id(code: str) -> int:
     from orders.models import Category
 
     return Category.objects.get(code=code).pk
+
+
+def test_the_timers_offer_override_counts_as_the_claim_limit():
+    # timers.sla calls the dispatched → claimed limit "offer"; an explicit "claim" wins.
+    assert sla_limits({"offer": 5})["claim"] == 5
+    assert sla_limits({"offer": 5, "claim": 7})["claim"] == 7
+    assert sla_limits({"claim": -1, "review": True})["review"] == SLA_DEFAULT_MINUTES["review"]
+
+
+def test_dashboard_series_sums_give_the_same_ratings_as_the_figures(world, march, doer):
+    for cohort in (north(world), Cohort(*MARCH, volunteer_id=doer.pk)):
+        rows = series(cohort, by="day")
+        assert figures(cohort, now=NOW, rating_counts=rating_totals(rows)) == figures(cohort, now=NOW)
