@@ -68,10 +68,10 @@ def client_rotate_key(*, client: Open311Client) -> str:
 def client_authenticate(*, api_key: str) -> Open311Client:
     """The active client holding this key, or 403 (missing, unknown and disabled look alike)."""
     if not api_key:
-        raise Forbidden(_("api_key was not provided -- can't proceed with create_request."))
+        raise Forbidden(_("An api_key is required to file a request."))
     client = Open311Client.objects.filter(key_hash=hash_key(api_key), active=True).first()
     if client is None:
-        raise Forbidden(_("Invalid api_key received -- can't proceed with create_request."))
+        raise Forbidden(_("This api_key is not valid; the request was not filed."))
     Open311Client.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
     return client
 

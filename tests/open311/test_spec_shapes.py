@@ -191,3 +191,12 @@ def test_user_text_is_escaped_and_kept_valid_xml(http, post_request):
     raw = http.get(f"{BASE}/requests/{request_id}.xml").content
     assert b"<b>" not in raw and b"&lt;b&gt;" in raw
     assert spec.parse_xml(raw).findtext("request/description") == "<b>漏水</b> & 'quotes' bell"
+
+
+def test_unknown_or_inactive_service_definition_is_404_in_both_formats(http):
+    Category.objects.filter(code="cleaning").update(active=False)
+    for code in ("rocket-science", "cleaning"):
+        root = _xml(http.get(f"{BASE}/services/{code}.xml"))
+        assert root.findtext("error/code") == "404" and code in root.findtext("error/description")
+        response = http.get(f"{BASE}/services/{code}.json")
+        assert response.status_code == 404 and _json(response)[0]["code"] == 404
