@@ -23,12 +23,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from matching.services import rank_for_order
-from notifications.events import publish
+from notifications.events import publish, publish_each
 from orders.errors import (
     AlreadyClaimed,
     CapacityReached,
@@ -41,7 +41,7 @@ from orders.errors import (
 )
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
 from orders.payloads import event_payload, offer_payload, order_payload
-from orders.selectors import order_get_for, roles_for
+from orders.selectors import desk_branch_ids, order_get_for, roles_for
 from orders.states import HELD, TRANSITIONS, Role, Status, may
 from timebank.services import timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
@@ -192,15 +192,15 @@ def _make_offers(
             )
         )
     created = Offer.objects.bulk_create(offers)
-    for offer, v in zip(created, volunteers, strict=True):
+    for offer in created:
         offer.order = order
-        publish(
-            recipients=[v.user_id],
-            kind="offer.new",
-            payload=offer_payload(offer),
-            order_id=order.pk,
-            notify=(_("New request near you: %(category)s") % {"category": order.category.name}, ""),
-        )
+    # One INSERT for all offer events (each carries its own offer id and distance).
+    publish_each(
+        kind="offer.new",
+        items=[(v.user_id, offer_payload(offer)) for offer, v in zip(created, volunteers, strict=True)],
+        order_id=order.pk,
+        notify=(_("New request near you: %(category)s") % {"category": order.category.name}, ""),
+    )
     return created
 
 
@@ -221,6 +221,13 @@ def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list
             "volunteer_id", flat=True
         )
     )
+    # One grouped count for everyone named, not one COUNT per volunteer (a pool of 20).
+    held = dict(
+        Order.objects.filter(volunteer_id__in=volunteer_ids, status__in=[s.value for s in HELD])
+        .values("volunteer_id")
+        .annotate(n=Count("id"))
+        .values_list("volunteer_id", "n")
+    )
     errors = []
     for vid in volunteer_ids:
         v = volunteers.get(vid)
@@ -230,7 +237,7 @@ def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list
             errors.append(_("Volunteer %(id)s asked for this help and cannot take it.") % {"id": vid})
         elif vid in declined:
             errors.append(_("Volunteer %(id)s has already turned this order down.") % {"id": vid})
-        elif _held_count(vid) >= v.capacity:
+        elif held.get(vid, 0) >= v.capacity:
             errors.append(_("Volunteer %(id)s has no free capacity.") % {"id": vid})
     if errors:
         raise InvalidInput(fields={field: errors})
@@ -274,19 +281,22 @@ def order_submit(
     Returns (order, created). With an Idempotency-Key a retry returns the first order and
     never creates a second: the key's unique constraint decides between concurrent retries.
     """
-    fingerprint = data.fingerprint()
+    # The key belongs to whoever sent the request: a desk entering requests for several
+    # residents keys them in its own space, so which resident is part of what must match.
+    caller = submitted_by or resident
+    fingerprint = hashlib.sha256(f"{resident.pk}:{data.fingerprint()}".encode()).hexdigest()
     if idempotency_key:
-        hit = _idempotent_hit(resident, idempotency_key, fingerprint)
+        hit = _idempotent_hit(caller, idempotency_key, fingerprint)
         if hit is not None:
             return hit, False
     try:
         with transaction.atomic():
             order = _create_order(resident=resident, data=data, submitted_by=submitted_by, source=source)
             if idempotency_key:
-                IdempotencyKey.objects.create(user=resident, key=idempotency_key, request_hash=fingerprint, order=order)
+                IdempotencyKey.objects.create(user=caller, key=idempotency_key, request_hash=fingerprint, order=order)
     except IntegrityError:
         if idempotency_key:
-            hit = _idempotent_hit(resident, idempotency_key, fingerprint)
+            hit = _idempotent_hit(caller, idempotency_key, fingerprint)
             if hit is not None:
                 return hit, False
         raise
@@ -317,6 +327,9 @@ def _create_order(*, resident, data: OrderInput, submitted_by, source: str | Non
     branch = branch_for_area(grid) if grid is not None else None
     if branch is None:
         raise InvalidInput(fields={"lat": [_("No branch serves this location.")]})
+    if submitted_by is not None and branch.pk not in desk_branch_ids(submitted_by):
+        # Otherwise the desk would create an order it cannot see, answer 404 and invite a retry.
+        raise InvalidInput(fields={"resident": [_("This request belongs to a branch you do not serve.")]})
     order = Order.objects.create(
         resident=resident,
         submitted_by=submitted_by,
@@ -415,9 +428,13 @@ def order_cancel(*, order_id: int, user, reason: str = "") -> Order:
     order, roles = _load(order_id, user)
     _check("cancel", order, roles)
     note = (reason or "").strip()
+    guard = None
     if Role.RESIDENT not in roles:
         note = _reason(reason)  # the desk must say why it cancels someone's request
-    _move(order, "cancel")
+        # The desk's right came from the branch it read: a transfer that landed meanwhile
+        # makes the order another desk's to cancel.
+        guard = Q(branch_id=order.branch_id)
+    _move(order, "cancel", guard=guard)
     return _finish(order, "cancel", order.status, user, note)
 
 
@@ -496,16 +513,22 @@ def order_claim(*, order_id: int, user) -> Order:
     whatever was read before the lock may be stale, the count then cannot be.
     """
     volunteer = getattr(user, "volunteer", None)
-    order = _fetch(order_id)
-    offered = Offer.objects.filter(order=order, volunteer=volunteer).exists() if volunteer else False
-    if not offered:
+    # One read for the order and "was I offered it": this is the hot path of a pool race.
+    order = (
+        Order.objects.select_related("branch__area")
+        .annotate(offered=Exists(Offer.objects.filter(order=OuterRef("pk"), volunteer=volunteer)))
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound()
+    if volunteer is None or not order.offered:
         # Never offered: a stranger learns nothing (404); someone who sees the order, 403.
         if not roles_for(user, order):
             raise OrderNotFound()
         raise NotPermitted()
-    assert volunteer is not None
     if order.volunteer_id == volunteer.pk and order.status == Status.CLAIMED:
-        return order  # a retried tap: it is already theirs
+        return _fetch(order.pk)  # a retried tap: it is already theirs
     locked = Volunteer.objects.select_for_update(no_key=True).get(pk=volunteer.pk)
     now = timezone.now()
     won = Order.objects.filter(pk=order.pk, status=Status.DISPATCHED).update(

@@ -249,3 +249,32 @@ def test_events_whose_push_failed_are_relayed_once(submit, secretary, resident, 
 
     run(scenario)
     assert not Event.objects.filter(pushed_at__isnull=True).exists()
+
+
+def test_one_transaction_pushes_its_events_together_and_a_rolled_back_savepoint_sends_nothing(resident):
+    from django.db import transaction
+
+    from notifications.events import publish
+
+    def change():
+        with transaction.atomic():
+            publish(recipients=[resident.pk], kind="order.notice", payload={"n": 1})
+            try:
+                with transaction.atomic():
+                    publish(recipients=[resident.pk], kind="order.notice", payload={"n": 2})
+                    raise RuntimeError("this part fails")
+            except RuntimeError:
+                pass
+            publish(recipients=[resident.pk], kind="order.notice", payload={"n": 3})
+
+    async def scenario():
+        home, _, _ = await open_socket(resident)
+        await db(change)()
+        frames = await drain(home, 2)
+        await home.disconnect()
+        return frames
+
+    frames = run(scenario)
+    assert [f["payload"]["n"] for f in frames] == [1, 3]
+    assert frames[0]["id"] < frames[1]["id"]
+    assert not Event.objects.filter(pushed_at__isnull=True).exists()
