@@ -208,12 +208,14 @@ def components(order: OrderFacts, c: Candidate, distance: float) -> dict[str, fl
     }
 
 
-def score(order: OrderFacts, c: Candidate, weights: Weights, distance: float | None = None) -> Ranked:
-    """Score one (eligible) candidate; `reasons` = each component's weighted contribution."""
-    d = distance_m(order.lat, order.lng, c.lat, c.lng) if distance is None else distance
-    values = components(order, c, d)
-    w = weights.as_dict()
-    reasons = {name: round(w[name] * values[name], 6) for name in COMPONENTS}
+def contributions(order: OrderFacts, c: Candidate, weights: Weights, distance: float) -> tuple[float, ...]:
+    """Each component's weighted contribution, in COMPONENTS order, rounded so that the
+    score is exactly their sum whatever the platform."""
+    values = components(order, c, distance)
+    return tuple(round(getattr(weights, name) * values[name], 6) for name in COMPONENTS)
+
+
+def _row(order: OrderFacts, c: Candidate, d: float, parts: tuple[float, ...], total: float) -> Ranked:
     mean = (c.rating_sum / c.rating_count) if c.rating_count else None
     details: dict[str, float | int | str | None] = {
         "scope": TIER_NAMES.get(c.tier if c.tier is not None else -1, "outside"),
@@ -231,12 +233,19 @@ def score(order: OrderFacts, c: Candidate, weights: Weights, distance: float | N
     }
     return Ranked(
         volunteer_id=c.volunteer_id,
-        score=round(sum(reasons.values()), 6),
+        score=total,
         distance_m=d,
         tier=c.tier if c.tier is not None else TIER_STREET,
-        reasons=reasons,
+        reasons=dict(zip(COMPONENTS, parts, strict=True)),
         details=details,
     )
+
+
+def score(order: OrderFacts, c: Candidate, weights: Weights, distance: float | None = None) -> Ranked:
+    """Score one (eligible) candidate; `reasons` = each component's weighted contribution."""
+    d = distance_m(order.lat, order.lng, c.lat, c.lng) if distance is None else distance
+    parts = contributions(order, c, weights, d)
+    return _row(order, c, d, parts, round(sum(parts), 6))
 
 
 def sort_key(r: Ranked) -> tuple[int, float, float, int]:
@@ -248,15 +257,22 @@ def sort_key(r: Ranked) -> tuple[int, float, float, int]:
 def rank(
     order: OrderFacts, candidates: Sequence[Candidate], *, weights: Weights | None = None, limit: int | None = None
 ) -> list[Ranked]:
-    """Eligible candidates, best first, at most `limit`. A volunteer listed twice counts once."""
+    """Eligible candidates, best first, at most `limit`. A volunteer listed twice counts once.
+    Reasons and details are written out only for the rows returned."""
     weights = weights or Weights()
-    rows: dict[int, Ranked] = {}
+    seen: set[int] = set()
+    rows = []
     for c in candidates:
-        if c.volunteer_id in rows:
+        if c.volunteer_id in seen:
             continue
+        seen.add(c.volunteer_id)
         d = distance_m(order.lat, order.lng, c.lat, c.lng)
         if violations(order, c, d):
             continue
-        rows[c.volunteer_id] = score(order, c, weights, d)
-    ranked = sorted(rows.values(), key=sort_key)
-    return ranked if limit is None else ranked[: max(0, limit)]
+        parts = contributions(order, c, weights, d)
+        total = round(sum(parts), 6)
+        rows.append((c.tier if c.tier is not None else TIER_STREET, -total, d, c.volunteer_id, c, parts))
+    rows.sort(key=lambda row: row[:4])
+    if limit is not None:
+        rows = rows[: max(0, limit)]
+    return [_row(order, c, d, parts, -neg) for _tier, neg, d, _vid, c, parts in rows]

@@ -15,28 +15,28 @@ inherits its guarantees (conditional UPDATE per order, one transaction for the b
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from matching import batch
-from matching.candidates import DROPPED_OFFERS, Search, search
-from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank, sort_key
+from matching.candidates import Search, search
+from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank
 from orders.errors import InvalidInput, NotPermitted, OrderError, OrderNotFound
-from orders.models import Offer, Order
+from orders.models import Order
 from orders.selectors import order_get_for
 from orders.states import Role, Status
-from volunteers.models import Area, Branch
+from volunteers.models import Area, Branch, Volunteer
 
 # Each tier's retrieval returns this many nearest eligible volunteers (at least), so the
 # other components can reorder them: ranking is exact within that pool.
-POOL_FACTOR = 3
-MIN_POOL = 30
+POOL_FACTOR = 2
+MIN_POOL = 20
 # The branch tree changes when an admin moves a branch; a minute of staleness is fine.
 SCOPE_TTL_S = 60
 # How many ranked volunteers per order a batch proposal considers.
@@ -58,11 +58,19 @@ class RankedVolunteer:
 # --- scope and facts -----------------------------------------------------------------------
 
 
-def branch_scope(branch: Branch) -> list[list[int]]:
-    """Branch ids by tier: [own], [others in its community], [others in its street]."""
+@dataclass(frozen=True)
+class Scope:
+    """Branch ids by tier, [own], [others in its community], [others in its street], and
+    how many volunteers belong to each tier (which decides how a tier is searched)."""
+
+    tiers: tuple[tuple[int, ...], ...]
+    members: tuple[int, ...]
+
+
+def branch_scope(branch: Branch) -> Scope:
     key = f"matching:scope:{branch.pk}:{branch.area_id}"
-    tiers = cache.get(key)
-    if tiers is None:
+    scope = cache.get(key)
+    if scope is None:
         chain = [branch.area_id]
         parent = Area.objects.filter(pk=branch.area_id).values_list("parent_id", "parent__parent_id").first()
         if parent:
@@ -72,14 +80,24 @@ def branch_scope(branch: Branch) -> list[list[int]]:
         rows = Branch.objects.filter(
             Q(area_id=street) | Q(area__parent_id=street) | Q(area__parent__parent_id=street)
         ).values_list("id", "area_id", "area__parent_id")
-        tiers = [[branch.pk], [], []]
+        tiers: list[list[int]] = [[branch.pk], [], []]
         for bid, area_id, parent_id in sorted(rows):
             if bid == branch.pk:
                 continue
             same_community = community is not None and community in (area_id, parent_id)
             tiers[1 if same_community else 2].append(bid)
-        cache.set(key, tiers, SCOPE_TTL_S)
-    return tiers
+        counts = dict(
+            Volunteer.branches.through.objects.filter(branch_id__in=[b for t in tiers for b in t])
+            .order_by()
+            .values("branch_id")
+            .annotate(n=Count("id"))
+            .values_list("branch_id", "n")
+        )
+        scope = Scope(
+            tiers=tuple(tuple(t) for t in tiers), members=tuple(sum(counts.get(b, 0) for b in t) for t in tiers)
+        )
+        cache.set(key, scope, SCOPE_TTL_S)
+    return scope
 
 
 def _category_skills(category_id: int) -> frozenset[int]:
@@ -117,50 +135,34 @@ def order_facts(order: Order, *, now: datetime, declined: Collection[int] = ()) 
 
 
 def rank_order(order: Order, *, limit: int, exclude: Collection[int] = (), now: datetime | None = None) -> list[Ranked]:
-    """The ranked rows (ranking.Ranked) for an order, own branch first."""
+    """The ranked rows (ranking.Ranked) for an order, own branch first.
+
+    One retrieval (`matching.candidates.search`) returns the pool tier by tier, with every
+    hard filter that SQL can check already applied (declined offers included); the pure
+    ranking re-checks them all and scores."""
     if limit <= 0:
         return []
     now = now or timezone.now()
-    declined = set(
-        Offer.objects.filter(order_id=order.pk, status__in=DROPPED_OFFERS)
-        .order_by()
-        .values_list("volunteer_id", flat=True)
-    )
-    facts = order_facts(order, now=now, declined=declined)
-    weights = Weights.with_overrides(order.branch.matching_weights)
-    tiers = branch_scope(order.branch)
-    tier_of = {}
-    for tier, ids in reversed(list(enumerate(tiers))):
-        tier_of.update(dict.fromkeys(ids, tier))
+    facts = order_facts(order, now=now, declined=exclude)
+    scope = branch_scope(order.branch)
     pool = max(limit * POOL_FACTOR, MIN_POOL)
-    seen = set(exclude) | declined
-    ranked: list[Ranked] = []
-    for branch_ids in tiers:
-        if not branch_ids:
-            continue
-        found = search(
-            Search(
-                order_id=order.pk,
-                lat=order.lat,
-                lng=order.lng,
-                requester_user_id=order.resident_id,
-                branch_ids=branch_ids,
-                skill_ids=facts.skills,
-                now=now,
-                pool=pool,
-                exclude=sorted(seen),
-            )
+    found = search(
+        Search(
+            order_id=order.pk,
+            lat=order.lat,
+            lng=order.lng,
+            requester_user_id=order.resident_id,
+            tiers=scope.tiers,
+            members=scope.members,
+            skill_ids=facts.skills,
+            now=now,
+            pool=pool,
+            enough=limit,
+            exclude=exclude,
         )
-        candidates = [
-            replace(f.candidate, tier=min((tier_of[b] for b in f.branch_ids if b in tier_of), default=None))
-            for f in found
-        ]
-        seen.update(c.volunteer_id for c in candidates)
-        ranked.extend(rank(facts, candidates, weights=weights))
-        if len(ranked) >= limit:
-            break
-    ranked.sort(key=sort_key)
-    return ranked[:limit]
+    )
+    weights = Weights.with_overrides(order.branch.matching_weights)
+    return rank(facts, found, weights=weights, limit=limit)
 
 
 def rank_for_order(order, *, limit: int, exclude: Collection[int] = ()) -> list[RankedVolunteer]:
@@ -263,7 +265,6 @@ def batch_confirm(*, user, assignments: Sequence[tuple[int, int]]) -> list[Order
     lifecycle's conditional UPDATE, so a concurrent dispatch of the same order loses cleanly.
     A volunteer is given at most their free capacity within the batch."""
     from orders.services import _held_count, order_dispatch
-    from volunteers.models import Volunteer
 
     orders = _batch_orders(user, [o for o, _v in assignments], "assignments")
     if len(orders) != len(assignments):

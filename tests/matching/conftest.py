@@ -12,6 +12,12 @@ from orders.models import Order
 from tests.factories import BASE_LAT, BASE_LNG, VolunteerFactory
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """These tests create many people and never log in with a password: hash cheaply."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def accepted(submit, secretary):
     """A fresh order of `resident` (north grid), accepted by the north desk."""

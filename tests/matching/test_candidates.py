@@ -17,11 +17,20 @@ from volunteers.models import Area
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(params=["members", pytest.param("walk", marks=pytest.mark.postgres)])
+def both_ways(request, monkeypatch):
+    """Run a retrieval test through both ways into PostgreSQL: from the scope's memberships
+    (what small scopes use) and the nearest-first GiST walk (what dense ones use)."""
+    if request.param == "walk":
+        monkeypatch.setattr("matching.candidates.MEMBERS_FIRST_MAX", -1)
+    return request.param
+
+
 def ids(ranked):
     return [r.volunteer_id for r in ranked]
 
 
-def test_nearest_member_ranks_first_and_every_row_says_why(accepted, member):
+def test_nearest_member_ranks_first_and_every_row_says_why(both_ways, accepted, member):
     near, far = member("near", 0.001), member("far", 0.02)
     ranked = rank_for_order(accepted(), limit=10)
     assert ids(ranked) == [near.pk, far.pk]
@@ -32,7 +41,7 @@ def test_nearest_member_ranks_first_and_every_row_says_why(accepted, member):
     assert top.scope == "branch" and 100 < top.distance_m < 125
 
 
-def test_fresh_live_location_wins_over_base(accepted, member):
+def test_fresh_live_location_wins_over_base(both_ways, accepted, member):
     commuter = member("commuter", 0.2)  # lives 22 km away: out of range from home
     order = accepted()
     assert ids(rank_for_order(order, limit=10)) == []
@@ -41,7 +50,7 @@ def test_fresh_live_location_wins_over_base(accepted, member):
     assert row.volunteer_id == commuter.pk and row.details["location"] == "live" and row.distance_m < 150
 
 
-def test_stale_live_location_falls_back_to_base(accepted, member):
+def test_stale_live_location_falls_back_to_base(both_ways, accepted, member):
     home = member("home", 0.001)
     go_live(home, 0.2, minutes_ago=1)  # just drove off, out of range
     order = accepted()
@@ -51,7 +60,7 @@ def test_stale_live_location_falls_back_to_base(accepted, member):
     assert row.details["location"] == "base" and row.distance_m < 150
 
 
-def test_own_branch_first_then_community_then_nothing_outside_the_street(world, accepted, member):
+def test_own_branch_first_then_community_then_nothing_outside_the_street(both_ways, world, accepted, member):
     own = member("own", 0.03)  # 3.3 km away
     neighbour = member("neighbour", 0.0005, branch=world.south_branch)  # next door, other branch
     other_street = Area.objects.create(
@@ -68,7 +77,7 @@ def test_own_branch_first_then_community_then_nothing_outside_the_street(world, 
     assert stranger.pk not in ids(rank_for_order(order, limit=50))
 
 
-def test_a_street_level_branch_is_the_last_tier(world, accepted, member):
+def test_a_street_level_branch_is_the_last_tier(both_ways, world, accepted, member):
     street_branch = BranchFactory(area=world.street)
     walker = member("walker", 0.0002, branch=street_branch)
     neighbour = member("neighbour", 0.0004, branch=world.south_branch)
@@ -76,7 +85,7 @@ def test_a_street_level_branch_is_the_last_tier(world, accepted, member):
     assert [(r.volunteer_id, r.scope) for r in ranked] == [(neighbour.pk, "community"), (walker.pk, "street")]
 
 
-def test_declined_volunteer_is_never_ranked_again_and_the_cascade_moves_on(accepted, member, secretary):
+def test_declined_volunteer_is_never_ranked_again_and_the_cascade_moves_on(both_ways, accepted, member, secretary):
     first, second = member("first", 0.001), member("second", 0.002)
     order = accepted()
     services.order_dispatch(order_id=order.pk, user=secretary, mode="direct", volunteer=first.pk)
@@ -85,13 +94,13 @@ def test_declined_volunteer_is_never_ranked_again_and_the_cascade_moves_on(accep
     assert first.pk not in ids(rank_for_order(Order.objects.get(pk=order.pk), limit=10))
 
 
-def test_requester_is_never_a_candidate_for_their_own_order(world, resident, accepted, member):
+def test_requester_is_never_a_candidate_for_their_own_order(both_ways, world, resident, accepted, member):
     VolunteerFactory(user=resident, branches=[world.north_branch], base_lat=BASE_LAT, base_lng=BASE_LNG)
     other = member("other", 0.002)
     assert ids(rank_for_order(accepted(), limit=10)) == [other.pk]
 
 
-def test_volunteer_at_capacity_is_left_out_and_load_counts_below_it(accepted, member, resident):
+def test_volunteer_at_capacity_is_left_out_and_load_counts_below_it(both_ways, accepted, member, resident):
     busy, half, idle = member("busy", 0.001, capacity=1), member("half", 0.001, capacity=2), member("idle", 0.003)
     for v in (busy, half):
         OrderFactory(resident=resident, volunteer=v, status="claimed")
@@ -101,7 +110,7 @@ def test_volunteer_at_capacity_is_left_out_and_load_counts_below_it(accepted, me
     assert ranked[idle.pk].reasons["load"] == pytest.approx(1.0)
 
 
-def test_off_duty_volunteer_counts_only_inside_their_weekly_slots(accepted, member):
+def test_off_duty_volunteer_counts_only_inside_their_weekly_slots(both_ways, accepted, member):
     start = timezone.localtime() + timedelta(days=1)
     day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[start.weekday()]
     slot = [f"{start.hour:02d}:00", f"{min(start.hour + 2, 23):02d}:59"]
@@ -120,7 +129,7 @@ def test_off_duty_volunteer_counts_only_inside_their_weekly_slots(accepted, memb
     )
 
 
-def test_record_and_rating_come_from_the_volunteers_orders(accepted, member, resident):
+def test_record_and_rating_come_from_the_volunteers_orders(both_ways, accepted, member, resident):
     veteran, newcomer = member("veteran", 0.001), member("newcomer", 0.001)
     for stars in (5, 3):
         done = OrderFactory(resident=resident, volunteer=veteran, status="closed")
