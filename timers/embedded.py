@@ -37,7 +37,7 @@ _tasks: set[asyncio.Task] = set()
 
 
 def _start_task() -> None:
-    task = asyncio.get_event_loop().create_task(_loop())
+    task = asyncio.get_running_loop().create_task(_loop())
     _tasks.add(task)  # keep a reference: the loop holds tasks only weakly
     logger.info("embedded worker started inside daphne")
 

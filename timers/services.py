@@ -247,7 +247,7 @@ def timers_tick(*, now: datetime | None = None, worker: str, limit: int = 100, r
                 if outcome is None:
                     continue
                 result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
-                if outcome != STALE:
+                if outcome == FIRED:
                     result.fired[step] = result.fired.get(step, 0) + 1
     return result
 
