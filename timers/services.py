@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from matching.services import rank_for_order
-from notifications.events import publish
+from notifications.events import publish, publish_each
 from orders import services as order_services
 from orders.errors import OrderError
 from orders.models import Offer, Order, OrderEvent
@@ -350,16 +350,16 @@ def _offer_more(order: Order, ranked: list, mode: str, now: datetime, expires_at
     )
     # They count from the step's clock, like everything else the step does.
     Offer.objects.filter(pk__in=[o.pk for o in offers]).update(created_at=now)
-    title = _("New request near you: %(category)s") % {"category": order.category.name}
     for offer in offers:
         offer.order = order
-        publish(
-            recipients=[offer.volunteer.user_id],
-            kind="offer.new",
-            payload=offer_payload(offer),
-            order_id=order.pk,
-            notify=(title, ""),
-        )
+        offer.created_at = now
+    # Each volunteer's payload carries their own offer id and distance: one INSERT for all.
+    publish_each(
+        kind="offer.new",
+        items=[(offer.volunteer.user_id, offer_payload(offer)) for offer in offers],
+        order_id=order.pk,
+        notify=(_("New request near you: %(category)s") % {"category": order.category.name}, ""),
+    )
     return [r.volunteer_id for r in ranked]
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from orders.models import OrderEvent
+from orders.models import Offer, OrderEvent
 from timers.models import TimerStep
 from timers.services import timers_tick
 from volunteers.models import Volunteer
@@ -68,8 +68,14 @@ def test_two_workers_never_both_fire_a_step(submit, advance, volunteer, staff, a
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_at_once_release_a_stale_claim_once(submit, advance, volunteer, volunteer2, at):
-    order = advance(submit(), "claimed")
+def test_two_workers_at_once_release_a_stale_claim_and_widen_an_offer_once(
+    submit, advance, volunteer, volunteer2, volunteer3, at
+):
+    claimed = advance(submit(), "claimed")
+    offered = advance(submit(), "dispatched")  # also a direct offer to `volunteer`
     run_workers(["worker-a", "worker-b"], at(121), limit=1)
-    actions = Counter(OrderEvent.objects.filter(order=order).values_list("action", flat=True))
+    actions = Counter(OrderEvent.objects.filter(order=claimed).values_list("action", flat=True))
     assert (actions["remind"], actions["release"]) == (1, 1)
+    widened = OrderEvent.objects.filter(order=offered, action="widen")
+    assert widened.count() == 1
+    assert Offer.objects.filter(order=offered, status="open").count() == len(widened[0].data["offered"])
