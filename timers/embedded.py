@@ -26,11 +26,15 @@ def start_if_enabled() -> bool:
     global _started
     if _started or not settings.SANDAN_EMBEDDED_WORKER or "daphne.server" not in sys.modules:
         return False
-    from twisted.internet import reactor  # daphne has installed its asyncio reactor by now
-
-    reactor.callWhenRunning(_start_task)  # type: ignore[attr-defined]
+    _reactor().callWhenRunning(_start_task)
     _started = True
     return True
+
+
+def _reactor():
+    from twisted.internet import reactor  # daphne has installed its asyncio reactor by now
+
+    return reactor
 
 
 _tasks: set[asyncio.Task] = set()
