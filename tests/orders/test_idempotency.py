@@ -11,6 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from notifications.models import Event
+from orders.api import OrderSubmitThrottle
 from orders.models import Category, IdempotencyKey, Order, OrderEvent
 from tests.factories import ResidentProfileFactory
 
@@ -83,8 +84,10 @@ def test_without_a_key_every_post_is_a_new_order(api, resident):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_double_submit_creates_exactly_one_order(world):
+def test_concurrent_double_submit_creates_exactly_one_order(world, monkeypatch):
     """Eight taps of the same request at the same instant, each on its own connection."""
+    # 24 posts in a burst: what is tested is the key, not the rate limit.
+    monkeypatch.setattr(OrderSubmitThrottle, "THROTTLE_RATES", {"order_submit": "1000/hour"})
     Category.objects.get_or_create(code="errands", defaults={"name": "Errands"})
     resident = ResidentProfileFactory(user__username="double-tapper", grid=world.north).user
     taps = 8
@@ -110,3 +113,19 @@ def test_concurrent_double_submit_creates_exactly_one_order(world):
     assert IdempotencyKey.objects.filter(user=resident).count() == 3
     for order in Order.objects.filter(resident=resident):
         assert OrderEvent.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_desk_reusing_its_key_for_another_resident_is_refused(api, staff, resident, other_resident):
+    """Keys are the caller's: the same key and text for a different resident is a conflict,
+    not the first resident's order handed back."""
+    desk = api(staff)
+    first = post(desk, {**BODY, "resident": resident.pk}, key="desk-1")
+    assert first.status_code == 201
+    assert post(desk, {**BODY, "resident": resident.pk}, key="desk-1").data["id"] == first.data["id"]
+    other = post(desk, {**BODY, "resident": other_resident.pk}, key="desk-1")
+    assert other.status_code == 409 and other.data["code"] == "idempotency_key_reused"
+    # The resident's own key space is separate from the desk's.
+    own = post(api(resident), BODY, key="desk-1")
+    assert own.status_code == 201 and own.data["id"] != first.data["id"]
+    assert Order.objects.count() == 2

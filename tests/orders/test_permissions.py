@@ -261,3 +261,15 @@ def test_attachments_are_scoped(person, api, everyone, new_order, reach, residen
         assert attempt.status_code == 404 and download.status_code == 404
     if download.status_code != 200:
         assert not hasattr(download, "streaming_content")
+
+
+def test_a_desk_enters_requests_only_for_the_branches_it_serves(api, secretary, staff, other_resident):
+    body = {"category": "errands", "description": "Phoned in", "resident": other_resident.pk}
+    # The north secretary could not follow a south order: refused before anything is made.
+    refused = api(secretary).post("/api/v1/orders", body, format="json")
+    assert refused.status_code == 400 and "resident" in refused.data
+    assert not other_resident.orders.exists()
+    # Community staff serve both branches.
+    entered = api(staff).post("/api/v1/orders", body, format="json")
+    assert entered.status_code == 201 and entered.data["roles"] == ["staff"]
+    assert other_resident.orders.get().submitted_by == staff

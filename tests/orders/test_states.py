@@ -208,3 +208,19 @@ def test_reopened_order_can_run_the_whole_way_again(api, new_order, reach, resid
         == 200
     )
     assert api(volunteer2).post(f"/api/v1/orders/{order.pk}/claim").status_code == 200
+
+
+def test_a_desk_cannot_cancel_an_order_transferred_away_meanwhile(monkeypatch, new_order, secretary, world):
+    """The interleaving of a race, made deterministic: the north desk read the order, then a
+    transfer to the south desk committed, then the north desk's cancel runs."""
+    from orders import services
+    from orders.errors import InvalidTransition
+
+    order = new_order()
+    stale = services._load(order.pk, secretary)
+    services.order_transfer(order_id=order.pk, user=secretary, reason="Theirs", branch_id=world.south_branch.pk)
+    monkeypatch.setattr(services, "_load", lambda order_id, user: stale)
+    with pytest.raises(InvalidTransition):
+        services.order_cancel(order_id=order.pk, user=secretary, reason="Duplicate")
+    order.refresh_from_db()
+    assert (order.status, order.branch_id) == ("submitted", world.south_branch.pk)
