@@ -63,3 +63,15 @@ def test_a_backlog_is_worked_off_in_batches_between_relays(submit, staff, settin
     assert third["timers"] == {}
     assert "timers" not in fourth
     assert Order.objects.filter(escalated_at__isnull=False).count() == 3
+
+
+def test_vapid_keys_command_prints_a_pair_pywebpush_can_sign_with():
+    from py_vapid import Vapid
+
+    out = io.StringIO()
+    call_command("vapid_keys", stdout=out)
+    lines = dict(line.split("=", 1) for line in out.getvalue().split())
+    signer = Vapid.from_string(private_key=lines["VAPID_PRIVATE_KEY"])
+    headers = signer.sign({"sub": "mailto:ops@sandan.test", "aud": "https://push.example.net"})
+    assert headers["Authorization"].startswith("vapid t=")
+    assert lines["VAPID_PUBLIC_KEY"] in headers["Authorization"]
