@@ -17,7 +17,7 @@ class UserAdmin(BaseUserAdmin):
     inlines = [ResidentProfileInline]
     list_display = ["username", "display_name", "is_staff", "is_active", "date_joined"]
     search_fields = ["username", "display_name", "email", "resident__phone"]
-    fieldsets = (*BaseUserAdmin.fieldsets, (_("Sandan"), {"fields": ("display_name",)}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), (_("Sandan"), {"fields": ("display_name",)}))
 
 
 @admin.register(ResidentProfile)

@@ -10,7 +10,7 @@ from django.core import checks
 def in_memory_layer_in_production(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     """The in-memory channel layer reaches only sockets of the same process: with DEBUG off
     (several daphne processes) events would silently miss most phones."""
-    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    backend = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
     if not settings.DEBUG and backend.endswith("InMemoryChannelLayer"):
         return [
             checks.Warning(

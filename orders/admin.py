@@ -22,7 +22,7 @@ class TimelineInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["at", "action", "from_status", "to_status", "actor", "note"]
+    fields = ("at", "action", "from_status", "to_status", "actor", "note")
     readonly_fields = fields
     ordering = ["at", "id"]
 
@@ -34,7 +34,7 @@ class OfferInline(admin.TabularInline):
     model = Offer
     extra = 0
     can_delete = False
-    fields = ["volunteer", "mode", "status", "rank", "distance_m", "created_at", "closed_at"]
+    fields = ("volunteer", "mode", "status", "rank", "distance_m", "created_at", "closed_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -45,7 +45,7 @@ class RatingInline(admin.TabularInline):
     model = Rating
     extra = 0
     can_delete = False
-    fields = ["rating", "comment", "volunteer", "created_at"]
+    fields = ("rating", "comment", "volunteer", "created_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -52,12 +52,11 @@ def _clean_photo(upload: UploadedFile) -> tuple[bytes, str, str]:
             if probe.width * probe.height > MAX_PIXELS:
                 raise InvalidInput(fields={"file": [_("The photo has too many pixels.")]})
             probe.verify()
-            image = Image.open(io.BytesIO(raw))
-            image.load()
+            decoded: Image.Image = Image.open(io.BytesIO(raw))
+            decoded.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning):
         raise InvalidInput(fields={"file": [_("This file is not a photo we can read.")]}) from None
-    image = ImageOps.exif_transpose(image) or image
-    image = image.convert("RGB")
+    image = (ImageOps.exif_transpose(decoded) or decoded).convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
     # No exif= argument: the re-encoded JPEG carries no metadata at all.

@@ -36,7 +36,7 @@ def order_payload(order: Order, *, personal: bool) -> dict[str, Any]:
         "urgency": order.urgency,
         "branch": order.branch_id,
         "volunteer": order.volunteer_id,
-        "area": order.grid.name if order.grid_id else None,
+        "area": order.grid.name if order.grid is not None else None,
         "created_at": _iso(order.created_at),
     }
     if personal:
@@ -53,7 +53,7 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "category_name": order.category.name,
         "description": order.description,
         "urgency": order.urgency,
-        "area": order.grid.name if order.grid_id else None,
+        "area": order.grid.name if order.grid is not None else None,
         "distance_m": offer.distance_m,
         "window_start": _iso(order.window_start),
         "window_end": _iso(order.window_end),

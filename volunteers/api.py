@@ -16,10 +16,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class VolunteerSerializer(serializers.ModelSerializer):
-    skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    skills: serializers.RelatedField = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
     lat = serializers.SerializerMethodField()
     lng = serializers.SerializerMethodField()
-    branches = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    branches: serializers.RelatedField = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = Volunteer
