@@ -29,6 +29,8 @@ figures read, so the numbers for a past month settle as its last orders close.
 
 Medians: PERCENTILE_CONT(0.5) on PostgreSQL, all in one aggregate query with FILTER clauses;
 on SQLite (the embedded single-process default) one ORDER BY … LIMIT 2 OFFSET n/2 query each.
+Ratings: on PostgreSQL from `RatedOrder` (per-order rating counts kept by trigger, read by an
+index-only scan), elsewhere by joining the ratings to the cohort's orders.
 """
 
 from __future__ import annotations
@@ -40,12 +42,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from orders.models import Order, Rating
 from orders.states import Status
-from stats.models import ReviewItem
+from stats.models import RatedOrder, ReviewItem
 from volunteers.models import Branch
 
 # Same keys and defaults as the desk's clocks (web.selectors), so that the figures and the
@@ -246,7 +248,16 @@ def cohort_ratings(cohort: Cohort) -> QuerySet[Rating]:
     return Rating.objects.filter(cohort.q("order__"))
 
 
+def uses_rated_orders(cohort: Cohort) -> bool:
+    """PostgreSQL keeps `RatedOrder` exact by trigger; a volunteer's figures follow the
+    ratings' own volunteer, which only the ratings table knows."""
+    return connection.vendor == "postgresql" and cohort.volunteer_id is None
+
+
 def _ratings(cohort: Cohort) -> dict[str, int]:
+    if uses_rated_orders(cohort):
+        row = RatedOrder.objects.filter(cohort.q()).aggregate(total=Sum("ratings"), satisfied=Sum("satisfied"))
+        return {"total": row["total"] or 0, "satisfied": row["satisfied"] or 0}
     return cohort_ratings(cohort).aggregate(total=Count("id"), satisfied=Count("id", filter=Q(rating__gte=4)))
 
 

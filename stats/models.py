@@ -71,3 +71,37 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.order_id}: {self.result or '-'}"
+
+
+class RatedOrder(models.Model):
+    """Ratings per order, next to the order's branch, category and submission time.
+
+    A read model for the satisfaction rate: joining every rating to its order cost most of
+    a street-year's figures (bench/stats.py). On PostgreSQL, triggers on `orders_rating`
+    (insert, update, delete) and on `orders_order` (branch, category or submission time
+    changed) keep it exact in the same transaction as the change (stats/migrations/0003).
+    On SQLite nothing maintains it and the figures join the ratings instead.
+    """
+
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.DO_NOTHING, db_constraint=False, primary_key=True, related_name="+"
+    )
+    branch = models.ForeignKey("volunteers.Branch", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    category = models.ForeignKey("orders.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    created_at = models.DateTimeField()
+    ratings = models.PositiveIntegerField()
+    satisfied = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("rated order")
+        verbose_name_plural = _("rated orders")
+        indexes = [
+            models.Index(
+                fields=["branch", "created_at"],
+                include=["category", "ratings", "satisfied"],
+                name="stats_rated_cohort_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.order_id}: {self.satisfied}/{self.ratings}"

@@ -16,7 +16,8 @@ from orders.errors import InvalidInput, NotPermitted, OrderError
 from orders.models import Category, Order, Rating
 from orders.selectors import desk_branch_ids
 from orders.states import Status
-from stats.figures import ACCEPTED_EVER, Cohort, cohort_ratings
+from stats.figures import ACCEPTED_EVER, Cohort, cohort_ratings, uses_rated_orders
+from stats.models import RatedOrder
 from volunteers.models import Area, Branch, Volunteer
 from volunteers.selectors import descendant_ids, staff_area_ids
 
@@ -140,13 +141,21 @@ def series(cohort: Cohort, *, by: str = "month") -> list[dict[str, Any]]:
         )
         .order_by("bucket")
     )
-    ratings = {
-        r["bucket"]: (r["total"], r["satisfied"])
-        for r in cohort_ratings(cohort)
-        .annotate(bucket=trunc("order__created_at", tzinfo=tz))
-        .values("bucket")
-        .annotate(total=Count("id"), satisfied=Count("id", filter=Q(rating__gte=4)))
-    }
+    if uses_rated_orders(cohort):
+        per_bucket = (
+            RatedOrder.objects.filter(cohort.q())
+            .annotate(bucket=trunc("created_at", tzinfo=tz))
+            .values("bucket")
+            .annotate(total=Sum("ratings"), satisfied=Sum("satisfied"))
+        )
+    else:
+        per_bucket = (
+            cohort_ratings(cohort)
+            .annotate(bucket=trunc("order__created_at", tzinfo=tz))
+            .values("bucket")
+            .annotate(total=Count("id"), satisfied=Count("id", filter=Q(rating__gte=4)))
+        )
+    ratings = {r["bucket"]: (r["total"], r["satisfied"]) for r in per_bucket}
     out = []
     for r in rows:
         total, satisfied = ratings.get(r["bucket"], (0, 0))
