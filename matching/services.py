@@ -20,12 +20,12 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from matching import batch
-from matching.candidates import Search, search
+from matching.candidates import MEMBERS_FIRST_MAX, Search, search
 from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank
 from orders.errors import InvalidInput, NotPermitted, OrderError, OrderNotFound
 from orders.models import Order
@@ -37,8 +37,8 @@ from volunteers.models import Area, Branch, Volunteer
 # other components can reorder them: ranking is exact within that pool.
 POOL_FACTOR = 2
 MIN_POOL = 20
-# The branch tree changes when an admin moves a branch; a minute of staleness is fine.
-SCOPE_TTL_S = 60
+# The branch tree changes when an admin moves a branch; five minutes of staleness is fine.
+SCOPE_TTL_S = 300
 # How many ranked volunteers per order a batch proposal considers.
 BATCH_CANDIDATES = 20
 MAX_BATCH = 200
@@ -61,7 +61,8 @@ class RankedVolunteer:
 @dataclass(frozen=True)
 class Scope:
     """Branch ids by tier, [own], [others in its community], [others in its street], and
-    how many volunteers belong to each tier (which decides how a tier is searched)."""
+    how many volunteers belong to each tier, counted up to MEMBERS_FIRST_MAX + 1 (which
+    decides how a tier is searched)."""
 
     tiers: tuple[tuple[int, ...], ...]
     members: tuple[int, ...]
@@ -86,16 +87,13 @@ def branch_scope(branch: Branch) -> Scope:
                 continue
             same_community = community is not None and community in (area_id, parent_id)
             tiers[1 if same_community else 2].append(bid)
-        counts = dict(
-            Volunteer.branches.through.objects.filter(branch_id__in=[b for t in tiers for b in t])
-            .order_by()
-            .values("branch_id")
-            .annotate(n=Count("id"))
-            .values_list("branch_id", "n")
+        # Only "few or many" matters (it picks the way in): count up to just past the line.
+        cap = MEMBERS_FIRST_MAX + 1
+        members = tuple(
+            Volunteer.branches.through.objects.filter(branch_id__in=t).order_by()[:cap].count() if t else 0
+            for t in tiers
         )
-        scope = Scope(
-            tiers=tuple(tuple(t) for t in tiers), members=tuple(sum(counts.get(b, 0) for b in t) for t in tiers)
-        )
+        scope = Scope(tiers=tuple(tuple(t) for t in tiers), members=members)
         cache.set(key, scope, SCOPE_TTL_S)
     return scope
 
