@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import get_language
@@ -45,12 +45,14 @@ class OrderForm(forms.Form):
     def __init__(self, *args: Any, has_home: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         categories = Category.objects.filter(active=True).order_by("sort", "code")
-        self.fields["category"].choices = [(c.code, category_label(c)) for c in categories]
-        self.fields["grid"].queryset = Area.objects.filter(level=Area.Level.GRID).order_by("name")
+        category = cast(forms.ChoiceField, self.fields["category"])
+        category.choices = [(c.code, category_label(c)) for c in categories]
+        grid = cast(forms.ModelChoiceField, self.fields["grid"])
+        grid.queryset = Area.objects.filter(level=Area.Level.GRID).order_by("name")
         self.has_home = has_home
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if (data.get("lat") is None) != (data.get("lng") is None):
             data["lat"] = data["lng"] = None
         if data.get("lat") is None and data.get("grid") is not None:

@@ -76,7 +76,7 @@ def with_clocks(orders) -> list[Order]:
     now = timezone.now()
     rows = list(orders)
     for order in rows:
-        order.clock = clock_for(order, now)
+        order.clock = clock_for(order, now)  # type: ignore[attr-defined]  # read by the templates
     return rows
 
 
@@ -101,15 +101,20 @@ def desk_board(user, *, branch_id: int | None = None) -> list[Order]:
     """Everything in flight; overdue first, then by how long it has waited."""
     qs = desk_orders(user, branch_id=branch_id).filter(status__in=IN_FLIGHT).order_by("updated_at", "id")
     rows = with_clocks(qs[:500])
-    rows.sort(key=lambda o: (not (o.clock and o.clock.overdue), -(o.clock.minutes if o.clock else 0)))
+    rows.sort(key=_most_overdue_first)
     return rows
+
+
+def _most_overdue_first(order: Order) -> tuple[bool, int]:
+    clock: Clock | None = getattr(order, "clock", None)
+    return (not (clock and clock.overdue), -(clock.minutes if clock else 0))
 
 
 def desk_escalations(user, *, branch_id: int | None = None) -> list[Order]:
     """For staff: orders escalated to them or overdue anywhere below their areas."""
     open_states = [Status.SUBMITTED, *IN_FLIGHT]
     rows = with_clocks(desk_orders(user, branch_id=branch_id).filter(status__in=open_states)[:500])
-    return [o for o in rows if o.escalated_at is not None or (o.clock and o.clock.overdue)]
+    return [o for o in rows if o.escalated_at is not None or not _most_overdue_first(o)[0]]
 
 
 def transfer_targets(user, order: Order) -> QuerySet[Branch]:

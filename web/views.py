@@ -4,8 +4,9 @@ page are re-rendered as fragments (`?fragment=…`) when live.js hears an event.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -212,7 +213,8 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
             kwargs["area_id"] = kwargs.pop("area", None)
         photo = request.FILES.get("photo")
         with transaction.atomic():
-            order = services.ACTION_SERVICES[action](order_id=order_id, user=request.user, **kwargs)
+            service = cast(Callable[..., Order], services.ACTION_SERVICES[action])
+            order = service(order_id=order_id, user=request.user, **kwargs)
             if photo is not None and action == "complete":
                 order_attach(order_id=order_id, user=request.user, kind="photo", upload=photo)
     except (OrderError, _FormProblem) as error:
@@ -248,7 +250,7 @@ def _done_message(action: str) -> str:
 
 
 def _volunteer_or_404(request: HttpRequest) -> Volunteer:
-    volunteer = Volunteer.objects.filter(user=request.user).first()
+    volunteer = Volunteer.objects.filter(user_id=cast(int, request.user.pk)).first()
     if volunteer is None:
         raise Http404()
     return volunteer

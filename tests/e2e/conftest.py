@@ -134,12 +134,19 @@ def browser():
     while it is open, so Django would take the ORM calls the tests make between browser steps
     for calls from async code; they are ordinary blocking calls, allowed here and only here.
     Module scope closes the loop (and the allowance) before any other tests run."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Django keeps connections per async context, and the running loop gives this thread a
+    # new one: hand it the snapshot that serialized_rollback restores between tests.
+    snapshots = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as p:
+            for alias, snapshot in snapshots.items():
+                if snapshot is not None:
+                    connections[alias]._test_serialized_contents = snapshot
             chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             yield chromium
             chromium.close()

@@ -8,7 +8,9 @@ from playwright.sync_api import expect
 
 from orders import services
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after each test leaves the database as the migrations made it
+# (seeded categories, content types with their first ids) for whichever test comes next.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_without_the_websocket_the_timeline_still_updates_by_polling(

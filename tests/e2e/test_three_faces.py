@@ -14,7 +14,9 @@ from orders.models import Order
 from tests.e2e.conftest import SMALL_PHONE
 from tests.factories import BASE_LAT, BASE_LNG
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after each test leaves the database as the migrations made it
+# (seeded categories, content types with their first ids) for whichever test comes next.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 NO_RELOAD = "window.__stillTheSamePage = true"
 STILL_SAME_PAGE = "window.__stillTheSamePage === true"

@@ -20,7 +20,13 @@ self.addEventListener("activate", function (event) {
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) { return; }
+  if (url.origin !== self.location.origin) { return; }
+  if (request.method === "POST" && url.pathname === "/accounts/logout/") {
+    // The cached volunteer page holds addresses of tasks: it leaves with the person.
+    event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.delete("/volunteer/"); }));
+    return;
+  }
+  if (request.method !== "GET") { return; }
   if (url.pathname.indexOf("/api/") === 0 || url.pathname.indexOf("/ws/") === 0 || url.search.indexOf("fragment=") !== -1) { return; }
   if (request.mode === "navigate") {
     event.respondWith(fetch(request).then(function (response) {
