@@ -275,3 +275,48 @@ def test_desk_and_volunteers_pulling_at_once_never_break(crowd, world):
         assert holders == (1 if order.status in HELD else 0)
     # Both kinds of outcome happened: the test did race.
     assert seen[200] and seen[409]
+
+
+def test_desk_decisions_on_a_new_order_race_to_exactly_one(crowd, world):
+    """accept ×2, reject, transfer and the resident's cancel on one submitted order at once:
+    one decision happens (possibly after the transfer), the rest are refused, and the
+    timeline records exactly what succeeded, in a consistent chain."""
+    secretary, resident, _volunteers = crowd
+    staff = UserFactory(username="race-staff")
+    world.community.staff.add(staff)
+    decisions = [
+        (secretary, "accept", {}),
+        (staff, "accept", {}),
+        (secretary, "reject", {"reason": "Not ours"}),
+        (staff, "transfer", {"branch": world.south_branch.pk, "reason": "South"}),
+        (resident, "cancel", {"reason": "Sorted"}),
+    ]
+    for _round in range(10):
+        order, _ = services.order_submit(
+            resident=resident, data=services.OrderInput(category="errands", description="Now")
+        )
+        barrier = threading.Barrier(len(decisions))
+
+        def act(user, action, body, order_id=order.pk, barrier=barrier) -> tuple[str, int]:
+            client = APIClient()
+            client.force_authenticate(user)
+            barrier.wait(timeout=30)
+            return action, client.post(f"/api/v1/orders/{order_id}/{action}", body, format="json").status_code
+
+        with ThreadPoolExecutor(len(decisions)) as pool:
+            results = list(pool.map(lambda d: _in_own_connection(lambda: act(*d))(), decisions))
+        assert {code for _action, code in results} <= {200, 404, 409}, results
+        done = [action for action, code in results if code == 200]
+        # One decision wins. A transfer keeps the order submitted, so it may also succeed
+        # before the decision (staff and the resident still relate to it at the south desk).
+        decisions_made = [action for action in done if action != "transfer"]
+        assert len(decisions_made) <= 1 and done.count("transfer") <= 1 and done, results
+        if "transfer" not in done:
+            assert len(done) == 1 and 404 not in {code for _a, code in results}, results
+        events = list(OrderEvent.objects.filter(order=order).values_list("action", flat=True))
+        assert events[0] == "submit" and sorted(events[1:]) == sorted(done)
+        if "transfer" in done and decisions_made:
+            assert events[1:] == ["transfer", *decisions_made]  # the decision came after it
+        order.refresh_from_db()
+        _timeline_is_a_chain(order)
+        assert order.status == (TRANSITIONS[decisions_made[0]].target if decisions_made else "submitted")
