@@ -224,3 +224,25 @@ def test_installable_app_has_manifest_icons_and_worker(client):
     worker = client.get("/sw.js")
     assert worker["Service-Worker-Allowed"] == "/"
     assert b"/offline" in worker.content and b"__SHELL__" not in worker.content
+
+
+def test_desk_and_lists_cost_the_same_queries_for_3_or_12_orders(submit, secretary, resident, advance):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(client, url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    desk, home = signed_in(secretary), signed_in(resident)
+    urls = [(desk, "/desk/?fragment=queue"), (desk, "/desk/?fragment=board"), (home, "/orders/?fragment=list")]
+    for _ in range(3):
+        advance(submit(), "accepted")
+        submit()
+    few = [count(client, url) for client, url in urls]
+    for _ in range(9):
+        advance(submit(), "accepted")
+        submit()
+    many = [count(client, url) for client, url in urls]
+    assert many == few
