@@ -90,7 +90,8 @@ class ProposedPairSerializer(PairSerializer):
 
 
 class BatchConfirmSerializer(serializers.Serializer):
-    assignments = PairSerializer(many=True, allow_empty=False, max_length=services.MAX_BATCH)
+    # DRF supports max_length on many=True (3.14+); the stubs do not know it yet.
+    assignments = PairSerializer(many=True, allow_empty=False, max_length=services.MAX_BATCH)  # type: ignore[call-arg]
 
     def validate_assignments(self, value: list[dict[str, int]]) -> list[dict[str, int]]:
         orders = [pair["order"] for pair in value]

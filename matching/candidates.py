@@ -367,8 +367,10 @@ def _search_portable(query: Search) -> list[Candidate]:
         )  # fmt: skip
         near = []
         for vid, uid, blat, blng, llat, llng, lat_at, radius_km, capacity, on_duty, availability in rows:
-            live = llat is not None and llng is not None and lat_at is not None and lat_at >= fresh
-            lat, lng = (llat, llng) if live else (blat, blng)
+            if llat is not None and llng is not None and lat_at is not None and lat_at >= fresh:
+                lat, lng, live = llat, llng, True
+            else:
+                lat, lng, live = blat, blng, False
             d = distance_m(query.lat, query.lng, lat, lng)
             # Inside the box's inscribed circle: nothing outside the box can be nearer.
             if d <= radius_km * 1000.0 and d <= half:
@@ -380,8 +382,8 @@ def _search_portable(query: Search) -> list[Candidate]:
     found = []
     for d, vid, uid, lat, lng, live, radius_km, capacity, on_duty, availability in near:
         s = stats[vid]
-        tier = min((tier_of[b] for b in s["branches"] if b in tier_of), default=None)
-        if s["held"] >= capacity or tier is None:
+        best = min((tier_of[b] for b in s["branches"] if b in tier_of), default=None)
+        if s["held"] >= capacity or best is None:
             continue
         candidate = Candidate(
             volunteer_id=vid,
@@ -395,14 +397,14 @@ def _search_portable(query: Search) -> list[Candidate]:
             live=live,
             availability=parse_availability(availability) if not on_duty else (),
             skills=frozenset(s["skills"]),
-            tier=tier,
+            tier=best,
             recent_orders=s["recent"],
             finished=s["finished"],
             dropped=s["dropped"],
             rating_count=s["n_ratings"],
             rating_sum=float(s["rating_total"]),
         )
-        found.append((tier, d, vid, candidate))
+        found.append((best, d, vid, candidate))
     found.sort(key=lambda row: row[:3])
     return [row[3] for row in found[: query.pool]]
 

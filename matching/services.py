@@ -279,7 +279,9 @@ def batch_confirm(*, user, assignments: Sequence[tuple[int, int]]) -> list[Order
     if over:
         raise InvalidInput(fields={"assignments": over})
     dispatched = []
-    for order_id, volunteer_id in assignments:
+    # In order-id order: two batches sharing orders lock them in the same order, so one
+    # waits for the other instead of deadlocking.
+    for order_id, volunteer_id in sorted(assignments):
         try:
             dispatched.append(
                 order_dispatch(order_id=order_id, user=user, mode=Order.DispatchMode.BATCH, volunteer=volunteer_id)
