@@ -89,6 +89,15 @@ class ProposedPairSerializer(PairSerializer):
     score = serializers.FloatField()
 
 
+class BatchProposalSerializer(serializers.Serializer):
+    assignments = ProposedPairSerializer(many=True)
+    total_score = serializers.FloatField()
+    unassigned = serializers.ListField(child=serializers.IntegerField())
+    candidates = serializers.DictField(
+        child=CandidateSerializer(many=True), help_text="Each order's ranked candidates, keyed by order id."
+    )
+
+
 class BatchConfirmSerializer(serializers.Serializer):
     # DRF supports max_length on many=True (3.14+); the stubs do not know it yet.
     assignments = PairSerializer(many=True, allow_empty=False, max_length=services.MAX_BATCH)  # type: ignore[call-arg]
@@ -103,7 +112,7 @@ class BatchConfirmSerializer(serializers.Serializer):
 class BatchPropose(APIView):
     @extend_schema(
         request=BatchProposeSerializer,
-        responses=serializers.DictField(),
+        responses=BatchProposalSerializer,
         description="The assignment of the given accepted orders that maximises the total score within each "
         "volunteer's free capacity, plus each order's ranked candidates so the desk can edit it. Changes nothing.",
     )
