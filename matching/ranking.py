@@ -210,9 +210,19 @@ def components(order: OrderFacts, c: Candidate, distance: float) -> dict[str, fl
 
 def contributions(order: OrderFacts, c: Candidate, weights: Weights, distance: float) -> tuple[float, ...]:
     """Each component's weighted contribution, in COMPONENTS order, rounded so that the
-    score is exactly their sum whatever the platform."""
-    values = components(order, c, distance)
-    return tuple(round(getattr(weights, name) * values[name], 6) for name in COMPONENTS)
+    score is exactly their sum whatever the platform. (The hot loop of the matcher: the
+    values of `components`, without the dict.)"""
+    skill = 1.0 if not order.skills else len(order.skills & c.skills) / len(order.skills)
+    load = 1.0 - min(c.held, c.capacity) / c.capacity if c.capacity > 0 else 0.0
+    mean = (c.rating_sum + RATING_PRIOR_MEAN * RATING_PRIOR_WEIGHT) / (c.rating_count + RATING_PRIOR_WEIGHT)
+    return (
+        round(weights.skill * skill, 6),
+        round(weights.distance / (1.0 + distance / DISTANCE_SCALE_M), 6),
+        round(weights.load * load, 6),
+        round(weights.fairness / (1.0 + c.recent_orders), 6),
+        round(weights.reliability * (c.finished + 1.0) / (c.finished + c.dropped + 1.0), 6),
+        round(weights.rating * min(1.0, max(0.0, (mean - 1.0) / 4.0)), 6),
+    )
 
 
 def _row(order: OrderFacts, c: Candidate, d: float, parts: tuple[float, ...], total: float) -> Ranked:
