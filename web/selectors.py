@@ -114,7 +114,9 @@ def desk_escalations(user, *, branch_id: int | None = None) -> list[Order]:
     """For staff: orders escalated to them or overdue anywhere below their areas."""
     open_states = [Status.SUBMITTED, *IN_FLIGHT]
     rows = with_clocks(desk_orders(user, branch_id=branch_id).filter(status__in=open_states)[:500])
-    return [o for o in rows if o.escalated_at is not None or not _most_overdue_first(o)[0]]
+    flagged = [o for o in rows if o.escalated_at is not None or not _most_overdue_first(o)[0]]
+    flagged.sort(key=_most_overdue_first)
+    return flagged[:50]
 
 
 def transfer_targets(user, order: Order) -> QuerySet[Branch]:

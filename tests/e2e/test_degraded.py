@@ -30,6 +30,7 @@ def test_without_the_websocket_the_timeline_still_updates_by_polling(
     page.goto(f"/orders/{order.pk}/")
     page.evaluate("window.__stillTheSamePage = true")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "off")
+    expect(page.locator("#live-status")).to_contain_text("离线")  # the person is told
 
     services.order_accept(order_id=order.pk, user=secretary)
 

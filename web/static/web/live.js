@@ -200,7 +200,7 @@
   });
 
   window.SandanLive = { send: send, claim: claim, isOpen: function () { return isOpen; }, refreshAll: refreshAll, refresh: refresh };
-  setStatus(false);
+  // The badge stays hidden until the first attempt has an outcome: no "offline" flash on load.
   startPolling();
   connect();
 })();
