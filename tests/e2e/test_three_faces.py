@@ -48,6 +48,7 @@ def test_one_order_from_placement_to_rating(
     mark_loaded(desk)
     phone.goto("/volunteer/")
     expect(phone.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+    expect(phone.locator("#duty-note")).to_contain_text("正在共享您的位置")  # on duty: the phone shares where it is
     mark_loaded(phone)
 
     # A new resident signs up with the styled allauth form (Chinese by default).
@@ -150,6 +151,8 @@ def test_one_order_from_placement_to_rating(
 
     order.refresh_from_db()
     assert order.status == "closed" and str(order.hours) == "1.50"
+    volunteer.volunteer.refresh_from_db()  # the location the phone sent long before
+    assert volunteer.volunteer.live_lat == pytest.approx(BASE_LAT + 0.001)
     assert order.ratings.get().rating == 5
 
     phone.goto("/volunteer/hours")
