@@ -173,3 +173,23 @@ def test_timeline_events_never_carry_personal_data(new_order, reach, pool):
     order = reach(new_order(), "closed", pool)
     rows = list(OrderEvent.objects.filter(order=order).values("note", "data"))
     assert len(rows) == 7 and leaks(rows) == []
+
+
+def test_photos_follow_the_assignment(api, resident, volunteer, volunteer2, pool, new_order, reach, spare_volunteer):
+    """The resident's photo: the assigned volunteer may open it, the pool loser and, after a
+    release, the releaser may not."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.orders.media import jpeg_bytes
+
+    order = reach(new_order(), "dispatched", pool)
+    photo = SimpleUploadedFile("door.jpg", jpeg_bytes(), content_type="image/jpeg")
+    url = api(resident).post(f"/api/v1/orders/{order.pk}/attachments", {"kind": "photo", "file": photo}).data["url"]
+    assert api(volunteer).get(url).status_code == 404  # offered only
+    services.order_claim(order_id=order.pk, user=volunteer)
+    assert api(volunteer).get(url).status_code == 200
+    assert api(volunteer).get(f"/api/v1/orders/{order.pk}").data["attachments"][0]["url"] == url
+    assert api(volunteer2).get(url).status_code == 404
+    services.order_release(order_id=order.pk, user=volunteer, reason="Unwell")
+    assert api(volunteer).get(url).status_code == 404
+    assert api(spare_volunteer).get(url).status_code == 404  # offered it next, not assigned
