@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
 from django import forms
@@ -39,6 +40,8 @@ class OrderForm(forms.Form):
     )
     lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
     lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
+    # One key per rendering of the form (Idempotency-Key of the API): a resent form is one order.
+    key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
     photo = forms.FileField(label=_("Photo"), required=False)
     voice = forms.FileField(label=_("Voice message"), required=False)
 
@@ -50,6 +53,8 @@ class OrderForm(forms.Form):
         grid = cast(forms.ModelChoiceField, self.fields["grid"])
         grid.queryset = Area.objects.filter(level=Area.Level.GRID).order_by("name")
         self.has_home = has_home
+        if not self.is_bound:
+            self.initial["key"] = uuid.uuid4().hex
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -110,16 +110,21 @@ def order_new(request: HttpRequest) -> HttpResponse:
             contact_phone=data.get("contact_phone") or None,
             urgency=data["urgency"],
         )
+        attaching = None
         try:
-            # The order and its photo / voice note land together or not at all.
+            # The order and its photo / voice note land together or not at all. The form's key
+            # makes a resend (a phone that lost the answer) return the first order, not a second.
             with transaction.atomic():
-                order, _created = services.order_submit(resident=request.user, data=order_input)
+                order, created = services.order_submit(
+                    resident=request.user, data=order_input, idempotency_key=data.get("key") or None
+                )
                 for kind in ("photo", "voice"):
-                    if data.get(kind):
+                    if created and data.get(kind):
+                        attaching = kind
                         order_attach(order_id=order.pk, user=request.user, kind=kind, upload=data[kind])
         except OrderError as error:
             for field, errors in (error.fields or {}).items():
-                target = {"lat": "grid", "file": None}.get(field, field)
+                target = {"lat": "grid", "file": attaching}.get(field, field)
                 for message in errors:
                     form.add_error(target if target in form.fields else None, message)
             if not error.fields:

@@ -246,3 +246,28 @@ def test_desk_and_lists_cost_the_same_queries_for_3_or_12_orders(submit, secreta
         submit()
     many = [count(client, url) for client, url in urls]
     assert many == few
+
+
+def test_a_resent_request_form_makes_one_order(resident):
+    client = signed_in(resident)
+    form = client.get("/orders/new").content.decode()
+    key = form.split('name="key" value="')[1].split('"')[0]
+    body = {"category": "errands", "description": "Bread", "urgency": "normal", "key": key}
+    first = client.post("/orders/new", body)
+    again = client.post("/orders/new", body)
+    assert first["Location"] == again["Location"]
+    assert Order.objects.filter(resident=resident).count() == 1
+
+
+def test_a_bad_photo_is_reported_on_the_photo_field(resident):
+    response = signed_in(resident).post(
+        "/orders/new",
+        {
+            "category": "errands",
+            "description": "Bread",
+            "urgency": "normal",
+            "photo": SimpleUploadedFile("p.jpg", b"not a picture", content_type="image/jpeg"),
+        },
+    )
+    assert response.context["form"].errors["photo"]
+    assert not Order.objects.filter(resident=resident).exists()
