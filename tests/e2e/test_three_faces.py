@@ -140,7 +140,11 @@ def test_one_order_from_placement_to_rating(
     assert_not_reloaded(desk)
 
     # The resident confirms and rates; the desk sees the order closed.
-    resident.locator("label[for=rate-5]").click()
+    # Rated with the keyboard: the stars are real radio buttons.
+    resident.locator("#rate-4").focus()
+    resident.keyboard.press("Space")
+    resident.keyboard.press("ArrowLeft")  # the next star up in the group (they are laid out 5 → 1)
+    expect(resident.locator("#rate-5")).to_be_checked()
     resident.get_by_label("留言（可选）").fill("Very kind, thank you")
     resident.screenshot(path=screenshots / "resident-order.png", full_page=True)
     resident.get_by_role("button", name="确认并评价").click()
