@@ -248,6 +248,7 @@ def _run(n: int, workers: int, limit: int, tag: str) -> dict:
         .filter(n__gt=1)
         .count()
     )
+    retried = TimerStep.objects.filter(order_id__in=all_ids, attempts__gt=1).count()
     fired = {
         action: OrderEvent.objects.filter(order_id__in=ids, action=action, actor__isnull=True).count()
         for action, ids in expected.items()
@@ -266,6 +267,7 @@ def _run(n: int, workers: int, limit: int, tag: str) -> dict:
         "p99_ms": _pct(durations, 0.99) * 1000,
         "duplicate_events": dup_events,
         "duplicate_steps": dup_steps,
+        "retried": retried,
         "missing": missing,
         "closed": closed,
         "fired": fired,
@@ -301,7 +303,8 @@ def main() -> None:
             f"{workers} worker(s), {result['timers']} due timers: {result['wall_s']:.1f} s, "
             f"{result['per_s']:.0f} steps/s; split {result['split']}; one step p50 {result['p50_ms']:.1f} ms, "
             f"p95 {result['p95_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; duplicates: "
-            f"{result['duplicate_events']} events, {result['duplicate_steps']} steps; missing {result['missing']}; "
+            f"{result['duplicate_events']} events, {result['duplicate_steps']} steps; "
+            f"retried or taken over {result['retried']}; missing {result['missing']}; "
             f"fired {result['fired']}"
         )
     if len(results) == 2 and results[0]["per_s"]:
