@@ -271,3 +271,63 @@ def test_a_bad_photo_is_reported_on_the_photo_field(resident):
     )
     assert response.context["form"].errors["photo"]
     assert not Order.objects.filter(resident=resident).exists()
+
+
+def test_secretary_must_give_a_reason_to_reject(submit, secretary):
+    order = submit()
+    client = signed_in(secretary)
+    refused = client.post(f"/orders/{order.pk}/reject", {"reason": ""}, follow=True)
+    order.refresh_from_db()
+    assert order.status == "submitted"
+    assert "error" in refused.content.decode()  # told on the page, not a 500
+    client.post(f"/orders/{order.pk}/reject", {"reason": "Outside our remit"})
+    order.refresh_from_db()
+    assert order.status == "rejected"
+    assert "Outside our remit" in signed_in(order.resident).get(f"/orders/{order.pk}/").content.decode()
+
+
+def test_pool_of_ticked_volunteers_and_broadcast(submit, secretary, advance, volunteer, volunteer2):
+    client = signed_in(secretary)
+    pooled = advance(submit(), "accepted")
+    client.post(
+        f"/orders/{pooled.pk}/dispatch",
+        {"mode": "pool", "volunteers": [volunteer.volunteer.pk, volunteer2.volunteer.pk], "top": ""},
+    )
+    broadcast = advance(submit(), "accepted")
+    client.post(f"/orders/{broadcast.pk}/dispatch", {"mode": "broadcast", "top": ""})
+    for order in (pooled, broadcast):
+        order.refresh_from_db()
+        assert order.status == "dispatched"
+        assert set(order.offers.values_list("volunteer_id", flat=True)) == {
+            volunteer.volunteer.pk,
+            volunteer2.volunteer.pk,
+        }
+
+
+def test_resident_cancels_and_reopens(submit, advance, resident):
+    client = signed_in(resident)
+    waiting = submit()
+    client.post(f"/orders/{waiting.pk}/cancel", {"reason": ""})
+    waiting.refresh_from_db()
+    assert waiting.status == "cancelled"
+    done = advance(submit(), "completed")
+    client.post(f"/orders/{done.pk}/reopen", {"reason": "The tap drips again"})
+    done.refresh_from_db()
+    assert done.status == "accepted" and done.volunteer is None
+
+
+def test_overdue_orders_are_flagged_and_escalated_to_staff(submit, secretary, staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    late = submit(description="Waiting since yesterday")
+    fresh = submit(description="Just now")
+    Order.objects.filter(pk=late.pk).update(created_at=timezone.now() - timedelta(days=1))
+    queue = signed_in(secretary).get("/desk/?fragment=queue").content.decode()
+    late_row = queue.split(f'data-order="{late.pk}"')[1].split("</tr>")[0]
+    fresh_row = queue.split(f'data-order="{fresh.pk}"')[1].split("</tr>")[0]
+    assert late_row.startswith(' class="is-overdue"') and "overdue-badge" in late_row
+    assert "is-overdue" not in fresh_row and "overdue-badge" not in fresh_row
+    escalations = signed_in(staff).get("/desk/?fragment=escalations").content.decode()
+    assert f'data-order="{late.pk}"' in escalations and f'data-order="{fresh.pk}"' not in escalations
