@@ -121,7 +121,7 @@ def steps_claim(*, step: str, now: datetime, worker: str, sla: Sla, limit: int =
                 _unhandled(due_orders(step, now=now, sla=sla), step, now)
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by("anchor", "pk")
-                .values_list("pk", "anchor")[:limit]
+                .values_list("pk", "anchor")[:limit]  # type: ignore[misc]  # `anchor` is an annotation
             )
             if not rows:
                 return []
@@ -195,7 +195,8 @@ def step_run(*, step_id: int, now: datetime, worker: str, sla: Sla) -> str | Non
             )
             if record is None:
                 return None
-            still_due = due_orders(step, now=now, sla=sla).filter(pk=order_id, anchor=record.anchor).exists()
+            due = due_orders(step, now=now, sla=sla)
+            still_due = due.filter(pk=order_id, anchor=record.anchor).exists()  # type: ignore[misc]
             outcome = STALE
             if still_due:
                 order = Order.objects.select_related("category", "branch__area", "grid", "volunteer__user").get(
@@ -271,7 +272,7 @@ def _timeline(order: Order, action: str, note: str, data: dict) -> OrderEvent:
         order=order, action=action, from_status=order.status, to_status=order.status, actor=None, note=note, data=data
     )
     recipients = {order.resident_id, *_secretary_ids(order)}
-    if order.volunteer_id:
+    if order.volunteer is not None:
         recipients.add(order.volunteer.user_id)
     publish(
         recipients=recipients,

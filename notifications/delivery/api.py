@@ -25,7 +25,13 @@ from notifications.delivery.preferences import (
 )
 from notifications.models import PushSubscription
 
-_TIME = {"format": "%H:%M", "input_formats": ["%H:%M", "%H:%M:%S"]}
+_TIME_INPUTS = ["%H:%M", "%H:%M:%S"]
+
+
+def _user_id(request: Request) -> int:
+    """The caller's id; the views are behind IsAuthenticated (the project default)."""
+    assert request.user.pk is not None
+    return int(request.user.pk)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -44,8 +50,8 @@ class PreferenceSerializer(StrictSerializer):
     push = serializers.BooleanField(required=False)
     email = serializers.BooleanField(required=False)
     sms = serializers.BooleanField(required=False)
-    quiet_start = serializers.TimeField(required=False, allow_null=True, **_TIME)
-    quiet_end = serializers.TimeField(required=False, allow_null=True, **_TIME)
+    quiet_start = serializers.TimeField(required=False, allow_null=True, format="%H:%M", input_formats=_TIME_INPUTS)
+    quiet_end = serializers.TimeField(required=False, allow_null=True, format="%H:%M", input_formats=_TIME_INPUTS)
 
 
 def _prefs_body(prefs: Prefs) -> dict[str, Any]:
@@ -78,7 +84,7 @@ class NotificationPreferences(APIView):
 
     @extend_schema(responses=_PREFS_SCHEMA)
     def get(self, request: Request) -> Response:
-        return Response(_prefs_body(prefs_for(request.user.pk)))
+        return Response(_prefs_body(prefs_for(_user_id(request))))
 
     @extend_schema(request=PreferenceSerializer, responses=_PREFS_SCHEMA)
     def patch(self, request: Request) -> Response:
@@ -145,7 +151,7 @@ class PushSubscriptions(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        subs = PushSubscription.objects.filter(user=request.user).order_by("-created_at")
+        subs = PushSubscription.objects.filter(user_id=_user_id(request)).order_by("-created_at")
         return Response(
             {
                 "vapid_public_key": settings.VAPID_PUBLIC_KEY or None,
