@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
@@ -155,7 +155,8 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 def sla_limits(overrides: dict[str, Any] | None) -> dict[str, int]:
     limits = dict(SLA_DEFAULT_MINUTES)
-    limits.update(settings.SANDAN.get("SLA_MINUTES", {}) or {})
+    configured = cast(dict[str, int], settings.SANDAN.get("SLA_MINUTES") or {})
+    limits.update(configured)
     raw = dict(overrides or {})
     # The SLA timers call the dispatched → claimed limit "offer"; the desk calls it "claim".
     if "offer" in raw and "claim" not in raw:
@@ -186,8 +187,8 @@ def overdue_q(now: datetime, branch_ids: Iterable[int] | None) -> Q:
     default = sla_limits(None)
     special = [pk for pks in groups.values() for pk in pks]
     result = past_sla(default) & ~Q(branch_id__in=special) if special else past_sla(default)
-    for limits, pks in groups.items():
-        result |= past_sla(dict(limits)) & Q(branch_id__in=pks)
+    for frozen, pks in groups.items():
+        result |= past_sla(dict(frozen)) & Q(branch_id__in=pks)
     return result
 
 
