@@ -58,8 +58,8 @@ class Account(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="timebank", verbose_name=_("user")
     )
     balance = models.DecimalField(_("balance (hours)"), max_digits=10, decimal_places=2, default=Decimal("0"))
-    # Sum of positive amounts ever entered: the leaderboard ranks by what people gave, not by
-    # what they have left after spending.
+    # Credits plus the desk's adjustments (redemptions left out): the leaderboard ranks by the
+    # hours people gave, not by what they have left after spending.
     earned = models.DecimalField(_("hours earned"), max_digits=10, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
 

@@ -50,7 +50,8 @@ def _post(
     balance = account.balance + amount
     if balance < 0:
         raise InsufficientBalance()
-    earned = F("earned") + amount if amount > 0 else F("earned")
+    # Hours given (credits and the desk's corrections, either way); spending is not giving less.
+    earned = F("earned") if kind == Entry.Kind.REDEMPTION else F("earned") + amount
     Account.objects.filter(pk=account.pk).update(balance=balance, earned=earned)
     account.balance = balance
     return Entry.objects.create(

@@ -82,6 +82,8 @@ def test_balance_equals_the_sum_of_entries_and_never_goes_negative(ops, errands,
         assert account.balance == expected
         assert account.balance == ledger_sum(account)
         assert account.balance >= 0
+        # Hours given never fall below what is left to spend.
+        assert account.earned >= account.balance
         last = Entry.objects.filter(account=account).order_by("-id").first()
         assert last is None or last.balance_after == account.balance
 

@@ -196,3 +196,12 @@ def test_admin_shows_the_ledger_read_only(client, submit, advance, django_user_m
     assert client.post(f"/admin/timebank/entry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert client.get("/admin/timebank/entry/add/").status_code == 403
     assert Entry.objects.filter(pk=entry.pk).exists()
+
+
+def test_earned_counts_corrections_but_not_spending(submit, advance, volunteer, secretary):
+    order = advance(submit(), "closed")  # 1 hour credited
+    timebank_adjust(actor=secretary, user_id=volunteer.pk, order_id=order.pk, amount=Decimal("-0.25"), reason="Less")
+    timebank_redeem(user=volunteer, item_id=RedemptionItem.objects.create(name="Tea", cost=Decimal("0.5")).pk)
+    account = Account.objects.get(user=volunteer)
+    # earned: 1 − 0.25 = 0.75 (the spend does not count); balance: 0.75 − 0.5 = 0.25.
+    assert (account.earned, account.balance) == (Decimal("0.75"), Decimal("0.25"))
