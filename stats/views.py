@@ -72,6 +72,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title=_("Ratings"),
     )
     branch_id = scope.branch_ids[0] if scope.kind == "branch" and scope.branch_ids else None
+    # Staff reach each branch's monthly review from the area's dashboard.
+    below = Branch.objects.filter(pk__in=scope.branch_ids).order_by("name")[:200] if scope.kind == "area" else []
     return render(
         request,
         "stats/dashboard.html",
@@ -86,6 +88,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "satisfaction_chart": satisfaction,
             "query": request.GET.urlencode(),
             "branch_id": branch_id,
+            "branches_below": below,
             "month": f"{start:%Y-%m}",
         },
     )

@@ -215,3 +215,10 @@ def test_sampling_desk_page_draws_and_records(client, staff, world, closed_order
     assert item.result == "confirmed"
     assert "happy" in client.get("/stats/samples/").content.decode()
     assert date(2026, 3, 1) == item.sample.start
+
+
+def test_area_dashboard_links_each_branch_monthly_review(client, staff, world, closed_orders):
+    client.force_login(staff)
+    html = client.get("/stats/", {"scope": f"area:{world.community.pk}", **MARCH}).content.decode()
+    assert f"/stats/monthly/{world.north_branch.pk}/2026-03/" in html
+    assert f"/stats/monthly/{world.south_branch.pk}/2026-03/" in html
