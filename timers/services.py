@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,6 +55,10 @@ LOST = "lost_race"  # the orders service refused: a concurrent action changed th
 # --- due work: one queryset per step ---------------------------------------------------------
 
 
+def _last_transfer() -> Subquery:
+    return Subquery(OrderEvent.objects.filter(order=OuterRef("pk"), action="transfer").order_by("-at").values("at")[:1])
+
+
 def _newest_open_offer() -> Subquery:
     return Subquery(
         Offer.objects.filter(order=OuterRef("pk"), status=Offer.Status.OPEN)
@@ -68,9 +73,14 @@ def due_orders(step: str, *, now: datetime, sla: Sla) -> QuerySet[Order]:
     Says nothing about whether the step already ran: see `_unhandled`."""
     orders = Order.objects.all()
     if step == Step.REVIEW_ESCALATE:
-        return orders.filter(
-            sla.cutoff_q("created_at", "review", now), status=Status.SUBMITTED, escalated_at__isnull=True
-        ).annotate(anchor=F("created_at"))
+        # Counted from the order's arrival at its current branch: a transferred order gets a
+        # review period of its own at the target (and may be escalated there again).
+        return (
+            orders.filter(status=Status.SUBMITTED)
+            .annotate(anchor=Coalesce(_last_transfer(), F("created_at")))
+            .filter(sla.cutoff_q("anchor", "review", now))
+            .filter(Q(escalated_at__isnull=True) | Q(escalated_at__lt=F("anchor")))
+        )
     if step == Step.OFFER_WIDEN:
         # Widen when nobody has been offered the order for a whole offer period.
         return (
@@ -297,9 +307,8 @@ def _flag_desk(order: Order, flag: str, title: str, body: str = "", extra: list[
 
 def _escalate(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
     minutes = sla.minutes(order.branch_id, "review")
-    won = Order.objects.filter(pk=order.pk, status=Status.SUBMITTED, escalated_at__isnull=True).update(
-        escalated_at=now, updated_at=now
-    )
+    not_yet = Q(escalated_at__isnull=True) | Q(escalated_at__lt=step.anchor)
+    won = Order.objects.filter(not_yet, pk=order.pk, status=Status.SUBMITTED).update(escalated_at=now, updated_at=now)
     if won != 1:
         return LOST
     order.escalated_at = now

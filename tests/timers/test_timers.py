@@ -57,6 +57,36 @@ class TestReviewEscalation:
         assert order.escalated_at is None
         assert not Notification.objects.filter(user=staff, kind="order.escalated").exists()
 
+    def test_transferred_order_gets_a_review_period_at_its_new_branch(
+        self, submit, secretary, other_secretary, staff, world, at, tick
+    ):
+        order = submit()
+        services.order_transfer(order_id=order.pk, user=secretary, reason="Their grid", branch_id=world.south_branch.pk)
+        OrderEvent.objects.filter(order=order, action="transfer").update(at=at(20))  # 20 minutes in
+        tick(at(31))  # only 11 minutes at the south branch
+        order.refresh_from_db()
+        assert order.escalated_at is None
+        tick(at(51))
+        tick(at(51))
+        order.refresh_from_db()
+        assert order.escalated_at is not None
+        assert actions(order).count("escalate") == 1
+        assert Notification.objects.filter(user=other_secretary, kind="desk.flag", order=order).count() == 1
+        assert not Notification.objects.filter(user=secretary, kind="desk.flag", order=order).exists()
+
+    def test_escalated_order_moved_by_staff_is_escalated_again_if_left_at_the_target(
+        self, submit, staff, world, at, tick
+    ):
+        order = submit()
+        tick(at(31))  # escalated at the north branch
+        services.order_transfer(order_id=order.pk, user=staff, reason="South can help", branch_id=world.south_branch.pk)
+        OrderEvent.objects.filter(order=order, action="transfer").update(at=at(35))
+        tick(at(60))
+        assert actions(order).count("escalate") == 1
+        tick(at(66))
+        tick(at(66))
+        assert actions(order).count("escalate") == 2
+
     def test_branch_override_shortens_the_review_deadline(self, world, submit, staff, at, tick):
         world.north_branch.sla = {"review": 5}
         world.north_branch.save()
