@@ -1,6 +1,7 @@
 """Resident, secretary and volunteer play one order from placement to rating, each in their
 own browser, each seeing the others' moves appear without reloading; then two volunteers
-tap "take it" at the same moment and exactly one gets the order."""
+tap "take it" at the same moment and exactly one gets the order; a secretary dispatches a
+batch and community staff follow it in English."""
 
 from __future__ import annotations
 
@@ -31,13 +32,7 @@ def assert_not_reloaded(page: Page) -> None:
     assert page.evaluate(STILL_SAME_PAGE), "the page was reloaded"
 
 
-def status_of(page: Page, order_id: int):
-    return page.locator(f'[data-order="{order_id}"] [data-status], #order-status').first
-
-
-def test_one_order_from_placement_to_rating(
-    open_as, categories, world, secretary, volunteer, screenshots, django_user_model
-):
+def test_one_order_from_placement_to_rating(open_as, categories, world, secretary, volunteer, screenshots):
     desk = open_as(secretary)
     phone = open_as(volunteer, phone=True, geolocation={"latitude": BASE_LAT + 0.001, "longitude": BASE_LNG})
     resident = open_as(phone=True, viewport=SMALL_PHONE, geolocation={"latitude": BASE_LAT, "longitude": BASE_LNG})
