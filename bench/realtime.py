@@ -163,12 +163,13 @@ def _free_port() -> int:
 
 
 def _daphne(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    extra = ["--websocket_connect_timeout", env["BENCH_CONNECT_TIMEOUT"]] if env.get("BENCH_CONNECT_TIMEOUT") else []
     return subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *extra, app],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(Path(tempfile.gettempdir()) / f"sandan-bench-daphne-{port}.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -270,11 +271,13 @@ async def _open(uri: str) -> Any:
     )
 
 
-async def _storm(port: int, tokens: list[str]) -> tuple[list[Phone], float, int, dict[str, int]]:
+async def _storm(port: int, tokens: list[str], *, bare: bool = False) -> tuple[list[Phone | None], float, int, dict]:
     errors: dict[str, int] = {}
 
     async def one(token: str) -> Phone | None:
         try:
+            if bare:
+                return Phone(await _open(f"ws://127.0.0.1:{port}/ws/?g={token}"))
             ws = await _open(f"ws://127.0.0.1:{port}/ws/?ticket={token}")
             hello = json.loads(await asyncio.wait_for(ws.recv(), 120))
             if hello.get("type") != "hello":
@@ -288,8 +291,7 @@ async def _storm(port: int, tokens: list[str]) -> tuple[list[Phone], float, int,
     start = time.perf_counter()
     phones = await asyncio.gather(*(one(t) for t in tokens))
     seconds = time.perf_counter() - start
-    ok = [p for p in phones if p is not None]
-    return ok, seconds, len(tokens) - len(ok), errors
+    return list(phones), seconds, sum(p is None for p in phones), errors
 
 
 # --- one layer -------------------------------------------------------------------------------------
@@ -322,7 +324,21 @@ def run_layer(layer: str, args: argparse.Namespace, seeded: dict[str, Any], orde
 
         async def scenario() -> dict[str, Any]:
             result: dict[str, Any] = {"layer": layer}
-            phones, seconds, failed, errors = await _storm(ours_port, tokens)
+            # The same storm against the bare consumer first: what this machine does without us.
+            bare_slots, bare_seconds, bare_failed, bare_errors = await _storm(
+                bare_port, [f"s{i}" for i in range(len(tokens))], bare=True
+            )
+            result["bare_storm"] = {"seconds": round(bare_seconds, 2), "errors": bare_failed, "by_error": bare_errors}
+            for phone in bare_slots:
+                if phone is not None:
+                    await phone.ws.close()
+            await asyncio.sleep(3)
+            slots, seconds, failed, errors = await _storm(ours_port, tokens)
+            # Later phases use the volunteers whose socket is open, in seeded order.
+            connected = [(v, u, p) for v, u, p in zip(vols, users, slots, strict=True) if p is not None]
+            phones = [p for _, _, p in connected]
+            live_vols = [v for v, _, _ in connected]
+            live_users = [u for _, u, _ in connected]
             result["storm"] = {
                 "sockets": len(tokens),
                 "seconds": round(seconds, 2),
@@ -336,90 +352,95 @@ def run_layer(layer: str, args: argparse.Namespace, seeded: dict[str, Any], orde
             if failed:
                 result["note"] = "storm had errors; later figures use the sockets that connected"
 
-            # Pool offers and claims, with every socket connected.
-            by_volunteer = dict(zip(vols, phones, strict=False))
-            offer_lat, claim_lat = [], []
-            for r, order_id in enumerate(order_ids[: args.rounds]):
-                pool = vols[r * args.pool : (r + 1) * args.pool]
-                waits = [by_volunteer[v].wait(("offer", order_id)) for v in pool]
-                t0 = time.perf_counter()
-                status, body = await asyncio.to_thread(
-                    _http,
-                    ours_port,
-                    "POST",
-                    f"/api/v1/orders/{order_id}/dispatch",
-                    {"mode": "pool", "volunteers": pool},
-                    desk_token,
-                )
-                if status != 200:
-                    raise RuntimeError(f"dispatch failed: {status} {body}")
-                arrived = await asyncio.wait_for(asyncio.gather(*waits), 60)
-                offer_lat.append(max(arrived) - t0)
-                claimer = by_volunteer[pool[0]]
-                ref = f"c{order_id}"
-                waiter = claimer.wait(("claim", ref))
-                t1 = time.perf_counter()
-                await claimer.ws.send(json.dumps({"type": "claim", "order": order_id, "ref": ref}))
-                claim_lat.append(await asyncio.wait_for(waiter, 60) - t1)
-                await asyncio.sleep(0.1)
-            result["pool_offer_ms"] = _ms(offer_lat)
-            result["claim_ms"] = _ms(claim_lat)
-
-            # Fan-out: ours vs the bare consumer, alternating.
-            fan_users = users[: args.fanout]
-            fan_phones = phones[: args.fanout]
-            bare_phones = []
-            for i in range(args.fanout):
-                bare_phones.append(Phone(await _open(f"ws://127.0.0.1:{bare_port}/ws/?g={i}")))
-            await asyncio.sleep(1)
-            layer_obj = get_channel_layer()
-            sample = {
-                "type": "event",
-                "id": 0,
-                "kind": "bench.fanout",
-                "payload": {"n": 0},
-                "at": "2026-01-01T00:00:00+00:00",
-            }
-            ours_lat, bare_lat, shared_lat = [], [], []
-
-            def publish_one(n: int) -> None:
-                with transaction.atomic():
-                    publish(recipients=fan_users, kind="bench.fanout", payload={"n": n})
-
-            def bare_send(n: int, shared: bool) -> None:
-                text = json.dumps({**sample, "kind": "bare", "payload": {"n": n}})
-
-                async def send() -> None:
-                    if shared:
-                        await layer_obj.group_send("bare.all", {"type": "bare.forward", "text": text})
-                    else:
-                        for i in range(args.fanout):
-                            await layer_obj.group_send(f"bare.{i}", {"type": "bare.forward", "text": text})
-
-                async_to_sync(send)()
-
-            for k in range(args.fanout_rounds):
-                for name, phones_, lat, fn in (
-                    ("ours", fan_phones, ours_lat, lambda n: publish_one(n)),
-                    ("bare", bare_phones, bare_lat, lambda n: bare_send(n, False)),
-                    ("shared", bare_phones, shared_lat, lambda n: bare_send(n, True)),
-                ):
-                    n = k * 10 + {"ours": 1, "bare": 2, "shared": 3}[name]
-                    waits = [p.wait(("fanout", n)) for p in phones_]
+            bare_phones: list[Phone] = []
+            try:
+                # Pool offers and claims, with every socket connected.
+                by_volunteer = dict(zip(live_vols, phones, strict=True))
+                offer_lat, claim_lat = [], []
+                for r, order_id in enumerate(order_ids[: args.rounds]):
+                    pool = live_vols[r * args.pool : (r + 1) * args.pool]
+                    if len(pool) < args.pool:
+                        break
+                    waits = [by_volunteer[v].wait(("offer", order_id)) for v in pool]
                     t0 = time.perf_counter()
-                    await asyncio.to_thread(fn, n)
+                    status, body = await asyncio.to_thread(
+                        _http,
+                        ours_port,
+                        "POST",
+                        f"/api/v1/orders/{order_id}/dispatch",
+                        {"mode": "pool", "volunteers": pool},
+                        desk_token,
+                    )
+                    if status != 200:
+                        raise RuntimeError(f"dispatch failed: {status} {body}")
                     arrived = await asyncio.wait_for(asyncio.gather(*waits), 60)
-                    lat.append(max(arrived) - t0)
-                    await asyncio.sleep(0.2)
-            result["fanout_ms"] = {
-                "ours": _ms(ours_lat),
-                "bare_per_socket_group": _ms(bare_lat),
-                "bare_one_group": _ms(shared_lat),
-            }
-            result["fanout_ratio_p50"] = round(statistics.median(ours_lat) / statistics.median(bare_lat), 2)
-            result["fanout_ratio_vs_one_group_p50"] = round(
-                statistics.median(ours_lat) / statistics.median(shared_lat), 2
-            )
+                    offer_lat.append(max(arrived) - t0)
+                    claimer = by_volunteer[pool[0]]
+                    ref = f"c{order_id}"
+                    waiter = claimer.wait(("claim", ref))
+                    t1 = time.perf_counter()
+                    await claimer.ws.send(json.dumps({"type": "claim", "order": order_id, "ref": ref}))
+                    claim_lat.append(await asyncio.wait_for(waiter, 60) - t1)
+                    await asyncio.sleep(0.1)
+                result["pool_offer_ms"] = _ms(offer_lat)
+                result["claim_ms"] = _ms(claim_lat)
+
+                # Fan-out: ours vs the bare consumer, alternating.
+                fan_users = live_users[: args.fanout]
+                fan_phones = phones[: args.fanout]
+                for i in range(len(fan_users)):
+                    bare_phones.append(Phone(await _open(f"ws://127.0.0.1:{bare_port}/ws/?g={i}")))
+                await asyncio.sleep(1)
+                layer_obj = get_channel_layer()
+                sample = {
+                    "type": "event",
+                    "id": 0,
+                    "kind": "bench.fanout",
+                    "payload": {"n": 0},
+                    "at": "2026-01-01T00:00:00+00:00",
+                }
+                ours_lat, bare_lat, shared_lat = [], [], []
+
+                def publish_one(n: int) -> None:
+                    with transaction.atomic():
+                        publish(recipients=fan_users, kind="bench.fanout", payload={"n": n})
+
+                def bare_send(n: int, shared: bool) -> None:
+                    text = json.dumps({**sample, "kind": "bare", "payload": {"n": n}})
+
+                    async def send() -> None:
+                        if shared:
+                            await layer_obj.group_send("bare.all", {"type": "bare.forward", "text": text})
+                        else:
+                            for i in range(len(fan_users)):
+                                await layer_obj.group_send(f"bare.{i}", {"type": "bare.forward", "text": text})
+
+                    async_to_sync(send)()
+
+                for k in range(args.fanout_rounds):
+                    for name, phones_, lat, fn in (
+                        ("ours", fan_phones, ours_lat, lambda n: publish_one(n)),
+                        ("bare", bare_phones, bare_lat, lambda n: bare_send(n, False)),
+                        ("shared", bare_phones, shared_lat, lambda n: bare_send(n, True)),
+                    ):
+                        n = k * 10 + {"ours": 1, "bare": 2, "shared": 3}[name]
+                        waits = [p.wait(("fanout", n)) for p in phones_]
+                        t0 = time.perf_counter()
+                        await asyncio.to_thread(fn, n)
+                        arrived = await asyncio.wait_for(asyncio.gather(*waits), 60)
+                        lat.append(max(arrived) - t0)
+                        await asyncio.sleep(0.2)
+                result["fanout_ms"] = {
+                    "ours": _ms(ours_lat),
+                    "bare_per_socket_group": _ms(bare_lat),
+                    "bare_one_group": _ms(shared_lat),
+                }
+                result["fanout_ratio_p50"] = round(statistics.median(ours_lat) / statistics.median(bare_lat), 2)
+                result["fanout_ratio_vs_one_group_p50"] = round(
+                    statistics.median(ours_lat) / statistics.median(shared_lat), 2
+                )
+            except Exception as exc:  # a later phase failed: keep what was measured
+                result["error"] = f"{exc.__class__.__name__}: {exc}"[:300]
             for p in [*phones, *bare_phones]:
                 await p.ws.close()
             return result
@@ -445,6 +466,12 @@ def main() -> None:
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--fanout-rounds", type=int, default=10)
     parser.add_argument("--layers", default="pubsub,core")
+    parser.add_argument(
+        "--connect-timeout",
+        type=int,
+        default=30,
+        help="daphne --websocket_connect_timeout, as in the Procfile (0: daphne's 5 s)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pool * args.rounds > args.sockets:
@@ -459,6 +486,8 @@ def main() -> None:
         return
 
     layers = args.layers.split(",")
+    if args.connect_timeout:
+        os.environ["BENCH_CONNECT_TIMEOUT"] = str(args.connect_timeout)
     _server_url()
     _recreate_database()
     env = _env()
@@ -493,11 +522,19 @@ def main() -> None:
         print(
             f"storm: {s['sockets']} sockets in {s['seconds']} s, handshake errors {s['errors']} {s['by_error'] or ''}"
         )
+        b = r["bare_storm"]
+        print(f"  bare consumer, same storm: {b['seconds']} s, handshake errors {b['errors']} {b['by_error'] or ''}")
         print(
             f"memory per idle socket: {r['kb_per_socket']} KB (RSS {r['rss_kb']['before']} → {r['rss_kb']['after']} KB)"
         )
+        if "pool_offer_ms" not in r:
+            print(f"stopped: {r.get('error')}")
+            continue
         print(f"pool offer to all {args.pool} (ms): {r['pool_offer_ms']}")
         print(f"claim round trip (ms): {r['claim_ms']}")
+        if "fanout_ms" not in r:
+            print(f"stopped: {r.get('error')}")
+            continue
         f = r["fanout_ms"]
         print(f"fan-out to {args.fanout} (ms): ours {f['ours']}")
         print(

@@ -27,8 +27,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from notifications.groups import user_group
-from notifications.realtime import current_cursor, events_after
-from notifications.watchdog import register, unregister
+from notifications.realtime import cached_cursor, current_cursor, events_after
+from notifications.watchdog import handshake_slot, register, unregister
 from orders.errors import OrderError
 from orders.services import order_claim
 from volunteers.services import volunteer_record_location
@@ -59,15 +59,18 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.refill_at = time.monotonic()
         self.refused = 0
         self.located_at = 0.0
-        try:
-            # Join first, then read the cursor: an event committed in between is pushed live.
-            await self.channel_layer.group_add(self.group, self.channel_name)
-        except Exception:  # noqa: BLE001 - Redis away: refuse, the phone retries and resumes
-            logger.warning("channel layer unavailable; refusing a socket")
-            await self.close(code=CLOSE_TRY_AGAIN)
-            return
-        cursor = await database_sync_to_async(current_cursor)()
-        await self.accept()
+        async with handshake_slot():
+            try:
+                # Join first, then read the cursor: an event committed in between is pushed live.
+                await self.channel_layer.group_add(self.group, self.channel_name)
+            except Exception:  # noqa: BLE001 - Redis away: refuse, the phone retries and resumes
+                logger.warning("channel layer unavailable; refusing a socket")
+                await self.close(code=CLOSE_TRY_AGAIN)
+                return
+            cursor = cached_cursor()
+            if cursor is None:
+                cursor = await database_sync_to_async(current_cursor, thread_sensitive=False)()
+            await self.accept()
         register(self)
         await self.send_json(
             {
@@ -132,7 +135,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if not _is_int(after) or after < 0:
             await self._error("invalid", _("after must be the id of the last event you saw (0 or more)."))
             return
-        result = await database_sync_to_async(events_after)(user_id=self.user.pk, after=after)
+        result = await database_sync_to_async(events_after, thread_sensitive=False)(user_id=self.user.pk, after=after)
         if result.resync:
             await self.send_json({"type": "resync", "reason": result.reason, "cursor": result.cursor})
             return
@@ -149,7 +152,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self._error("invalid", _("ref must be a short string or number of your choice."))
             return
         try:
-            await database_sync_to_async(order_claim)(order_id=order, user=self.user)
+            # Off the shared database thread: claims of different phones run side by side and
+            # the conditional UPDATE in the service decides between them.
+            await database_sync_to_async(order_claim, thread_sensitive=False)(order_id=order, user=self.user)
         except OrderError as exc:
             await self.send_json({"type": "claim.result", "ref": ref, "order": order, "ok": False, "code": exc.code})
             return
@@ -167,7 +172,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         self.located_at = now
         try:
-            await database_sync_to_async(volunteer_record_location)(
+            await database_sync_to_async(volunteer_record_location, thread_sensitive=False)(
                 user_id=self.user.pk, lat=float(lat), lng=float(lng), accuracy_m=accuracy
             )
         except OrderError as exc:

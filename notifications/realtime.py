@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -63,12 +64,34 @@ def realtime_ticket_redeem(*, token: str):
     return user
 
 
-def current_cursor() -> int:
+_cursor_cache: tuple[float, int] = (0.0, 0)
+# How long a read cursor is reused: a storm of handshakes then costs one query a second.
+CURSOR_CACHE_SECONDS = 1.0
+
+
+def cached_cursor() -> int | None:
+    """The cursor without a database trip if one was read within the last second, else None."""
+    read_at, value = _cursor_cache
+    return value if time.monotonic() - read_at <= CURSOR_CACHE_SECONDS else None
+
+
+def current_cursor(*, fresh: bool = False) -> int:
     """The outbox's high-water mark: the id a client starts from.
 
-    Global, not per user, on purpose: a quiet user who reconnects after a day then holds a recent
-    cursor and is not sent `resync` just because their own last event is old."""
-    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    Global, not per user, on purpose: a quiet user who reconnects after a day then holds a
+    recent cursor and is not sent `resync` just because their own last event is old. A cursor
+    up to a second old is as good: it can only be lower than the true one, so a later resume
+    from it replays a few events the phone may already have (it drops them by id), and never
+    skips one; anything newer than the read reaches the socket live, as it is subscribed first.
+    """
+    global _cursor_cache
+    now = time.monotonic()
+    read_at, value = _cursor_cache
+    if fresh or now - read_at > CURSOR_CACHE_SECONDS:
+        # Several threads may refresh at once; each writes a value that is correct when read.
+        value = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        _cursor_cache = (now, value)
+    return value
 
 
 @dataclass
@@ -89,7 +112,7 @@ def events_after(*, user_id: int, after: int) -> Resume:
     limit = settings.REALTIME["RESUME_MAX_EVENTS"]
     cutoff = timezone.now() - retention()
     rows = list(Event.objects.filter(recipient_id=user_id, id__gt=after).order_by("id")[: limit + 1])
-    cursor = current_cursor()
+    cursor = current_cursor(fresh=True)
     if rows and rows[0].created_at < cutoff:
         return Resume(resync=True, reason="retention", cursor=cursor)
     if after > 0:

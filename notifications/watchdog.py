@@ -1,4 +1,5 @@
-"""Closes this process's sockets when Redis went away, so that phones reconnect and resume.
+"""Process-wide care of the sockets: handshake admission, and closing them all when Redis went
+away, so that phones reconnect and resume.
 
 While Redis is down, pushes fail (the relay keeps those rows) and the pub/sub subscription is
 dead; when it is back, redis-py resubscribes, but whatever was published in between never reached
@@ -27,6 +28,23 @@ CLOSE_SERVICE_RESTART = 4012
 
 _sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+
+def handshake_slot() -> asyncio.Semaphore:
+    """Admission control for handshakes in this process (REALTIME["HANDSHAKE_CONCURRENCY"]).
+
+    When 2,000 phones reconnect at once, letting all of them start interleaves their few
+    awaits each, so every one of them finishes late and daphne's handshake timeout closes
+    them all. Taking them a few dozen at a time, first come first served, finishes each quickly.
+    """
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots[loop] = asyncio.Semaphore(settings.REALTIME["HANDSHAKE_CONCURRENCY"])
+    return slot
 
 
 def register(consumer: Any) -> None:

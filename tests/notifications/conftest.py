@@ -7,7 +7,10 @@ pytest-asyncio is not installed: each test writes its scenario as a coroutine an
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from notifications.realtime import realtime_ticket_issue
@@ -24,8 +28,29 @@ from project.asgi import application
 ORIGIN = b"http://127.0.0.1"
 
 
+_POOL_THREADS = 4
+
+
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    return async_to_sync(coro_fn)()
+    """Run a scenario; the consumer's off-thread database calls get a pool whose connections are
+    closed at the end (a connection left in a finished thread would block dropping the test DB)."""
+
+    async def scenario() -> Any:
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(max_workers=_POOL_THREADS)
+        loop.set_default_executor(pool)
+        try:
+            return await coro_fn()
+        finally:
+            barrier = threading.Barrier(_POOL_THREADS)
+
+            def close() -> None:
+                barrier.wait(timeout=10)  # one call on each of the pool's threads
+                connections.close_all()
+
+            await asyncio.gather(*(loop.run_in_executor(pool, close) for _ in range(_POOL_THREADS)))
+
+    return async_to_sync(scenario)()
 
 
 db = database_sync_to_async
@@ -74,7 +99,7 @@ async def open_socket(
     params = "&".join(p for p in (f"ticket={ticket}" if ticket else "", query) if p)
     path = "/ws/" + (f"?{params}" if params else "")
     comm = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=15)
     hello = None
     if connected:
         hello = await comm.receive_json_from(timeout=5)
@@ -92,7 +117,7 @@ async def drain(comm: WebsocketCommunicator, n: int = 0, *, quiet: float = 0.3) 
     socket has been quiet for `quiet` seconds; a test comparing the list sees any extra frame."""
     frames = [await comm.receive_json_from(timeout=10) for _ in range(n)]
     while not await comm.receive_nothing(timeout=quiet):
-        frames.append(await comm.receive_json_from())
+        frames.append(await comm.receive_json_from(timeout=10))
     return frames
 
 

@@ -10,18 +10,8 @@ from django.utils import timezone
 from notifications.models import RealtimeTicket
 from tests.notifications.conftest import db, new_ticket, open_socket, run
 
-pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def test_anonymous_socket_is_refused(world):
-    async def scenario():
-        comm, connected, _ = await open_socket()
-        assert not connected
-        await comm.disconnect()
-
-    run(scenario)
-
-
+@pytest.mark.django_db(transaction=True)
 def test_session_cookie_opens_socket_with_hello_and_cursor(resident):
     async def scenario():
         comm, connected, hello = await open_socket(resident)
@@ -34,54 +24,44 @@ def test_session_cookie_opens_socket_with_hello_and_cursor(resident):
     run(scenario)
 
 
-def test_foreign_origin_is_refused_even_with_a_valid_session(resident):
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_foreign_origin_and_forged_tickets_are_refused(resident):
     async def scenario():
-        comm, connected, _ = await open_socket(resident, origin=b"https://evil.example")
-        assert not connected
-        await comm.disconnect()
-        comm, connected, _ = await open_socket(resident, origin=None)
-        assert not connected
-        await comm.disconnect()
+        refused = [
+            await open_socket(),  # anonymous
+            await open_socket(resident, origin=b"https://evil.example"),  # a valid session, foreign page
+            await open_socket(resident, origin=None),  # no Origin at all
+            await open_socket(resident, ticket="forged"),  # a bad ticket does not fall back to the cookie
+            await open_socket(ticket="x" * 500),
+        ]
+        for comm, connected, _ in refused:
+            assert not connected
+            await comm.disconnect()
 
     run(scenario)
 
 
-def test_ticket_opens_one_socket_and_a_reused_ticket_is_refused(volunteer):
+@pytest.mark.django_db(transaction=True)
+def test_a_ticket_opens_one_socket_and_a_reused_or_expired_ticket_is_refused(volunteer):
     async def scenario():
         ticket = await new_ticket(volunteer)
         first, connected, hello = await open_socket(ticket=ticket)
         assert connected and hello["user"] == volunteer.pk
         second, connected_again, _ = await open_socket(ticket=ticket)
         assert not connected_again
-        await first.disconnect()
-        await second.disconnect()
+        late = await new_ticket(volunteer)
+        await db(RealtimeTicket.objects.filter(used_at__isnull=True).update)(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        third, connected_late, _ = await open_socket(ticket=late)
+        assert not connected_late
+        for comm in (first, second, third):
+            await comm.disconnect()
 
     run(scenario)
 
 
-def test_expired_or_unknown_ticket_is_refused(volunteer):
-    async def scenario():
-        ticket = await new_ticket(volunteer)
-        await db(RealtimeTicket.objects.update)(expires_at=timezone.now() - timedelta(seconds=1))
-        comm, connected, _ = await open_socket(ticket=ticket)
-        assert not connected
-        await comm.disconnect()
-        comm, connected, _ = await open_socket(ticket="not-a-ticket")
-        assert not connected
-        await comm.disconnect()
-
-    run(scenario)
-
-
-def test_a_bad_ticket_does_not_fall_back_to_the_cookie(volunteer):
-    async def scenario():
-        comm, connected, _ = await open_socket(volunteer, ticket="forged")
-        assert not connected
-        await comm.disconnect()
-
-    run(scenario)
-
-
+@pytest.mark.django_db
 def test_ticket_endpoint_needs_a_signed_in_user_and_stores_only_a_hash(api, volunteer):
     assert api().post("/api/v1/realtime/ticket").status_code in {401, 403}
     response = api(volunteer).post("/api/v1/realtime/ticket")

@@ -153,9 +153,9 @@ def test_bad_frames_get_error_frames_and_the_socket_stays_open(resident):
             frame = await comm.receive_json_from(timeout=5)
             assert frame["type"] == "error" and frame["code"] == code, (text[:40], frame)
         await comm.send_to(bytes_data=b"\x00\x01")
-        assert (await comm.receive_json_from())["code"] == "bad_frame"
+        assert (await comm.receive_json_from(timeout=10))["code"] == "bad_frame"
         await comm.send_json_to({"type": "ping", "ref": 1})
-        assert await comm.receive_json_from() == {"type": "pong", "ref": 1}
+        assert await comm.receive_json_from(timeout=10) == {"type": "pong", "ref": 1}
         await comm.disconnect()
 
     run(scenario)
@@ -179,7 +179,7 @@ def test_a_flood_is_told_to_slow_down_then_closed_and_other_sockets_carry_on(res
         codes = [json.loads(f["text"]).get("code") for f in frames]
         assert "rate_limited" in codes
         await calm.send_json_to({"type": "ping"})
-        assert (await calm.receive_json_from())["type"] == "pong"
+        assert (await calm.receive_json_from(timeout=10))["type"] == "pong"
         await calm.disconnect()
 
     run(scenario)
@@ -190,30 +190,30 @@ def test_location_is_stored_for_on_duty_volunteers_only_and_rate_limited(volunte
         phone, _, _ = await open_socket(volunteer)
         await phone.send_json_to({"type": "location", "lat": 31.2311, "lng": 121.4711, "accuracy": 12})
         await phone.send_json_to({"type": "ping"})
-        assert (await phone.receive_json_from())["type"] == "pong"  # stored, nothing else said
+        assert (await phone.receive_json_from(timeout=10))["type"] == "pong"  # stored, nothing else said
         await phone.send_json_to({"type": "location", "lat": 31.2312, "lng": 121.4712})
-        assert (await phone.receive_json_from())["code"] == "rate_limited"
+        assert (await phone.receive_json_from(timeout=10))["code"] == "rate_limited"
         await phone.send_json_to({"type": "ping"})
-        await phone.receive_json_from()
+        await phone.receive_json_from(timeout=10)
         await phone.disconnect()
 
         # A second socket of the same volunteer cannot get around the limit: the service holds it.
         again, _, _ = await open_socket(volunteer)
         await again.send_json_to({"type": "location", "lat": 31.2313, "lng": 121.4713})
-        assert (await again.receive_json_from())["code"] == "rate_limited"
+        assert (await again.receive_json_from(timeout=10))["code"] == "rate_limited"
         await again.disconnect()
 
         await db(lambda: Volunteer.objects.filter(user=volunteer2).update(on_duty=False))()
         off_duty, _, _ = await open_socket(volunteer2)
         await off_duty.send_json_to({"type": "location", "lat": 31.23, "lng": 121.47})
-        assert (await off_duty.receive_json_from())["code"] == "not_permitted"
+        assert (await off_duty.receive_json_from(timeout=10))["code"] == "not_permitted"
         await off_duty.disconnect()
 
         home, _, _ = await open_socket(resident)
         await home.send_json_to({"type": "location", "lat": 31.23, "lng": 121.47})
-        assert (await home.receive_json_from())["code"] == "not_permitted"
+        assert (await home.receive_json_from(timeout=10))["code"] == "not_permitted"
         await home.send_json_to({"type": "location", "lat": 95, "lng": 121.47})
-        home_frame = await home.receive_json_from()
+        home_frame = await home.receive_json_from(timeout=10)
         await home.disconnect()
         return home_frame
 
