@@ -28,7 +28,7 @@ from matching import batch
 from matching.candidates import MEMBERS_FIRST_MAX, Search, search
 from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank
 from orders.errors import InvalidInput, NotPermitted, OrderError, OrderNotFound
-from orders.models import Order
+from orders.models import Category, Order
 from orders.selectors import order_get_for
 from orders.states import Role, Status
 from volunteers.models import Area, Branch, Volunteer
@@ -69,7 +69,7 @@ class Scope:
 
 
 def branch_scope(branch: Branch) -> Scope:
-    key = f"matching:scope:{branch.pk}:{branch.area_id}"
+    key = f"matching:scope:v2:{branch.pk}:{branch.area_id}"
     scope = cache.get(key)
     if scope is None:
         chain = [branch.area_id]
@@ -102,8 +102,6 @@ def _category_skills(category_id: int) -> frozenset[int]:
     key = f"matching:skills:{category_id}"
     skills = cache.get(key)
     if skills is None:
-        from orders.models import Category
-
         skills = frozenset(
             Category.skills.through.objects.filter(category_id=category_id).values_list("skill_id", flat=True)
         )
