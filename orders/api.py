@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -38,9 +39,12 @@ from orders.serializers import (
     OrderDetailSerializer,
     OrderSerializer,
 )
-from orders.states import ACTIONS
+from orders.states import ACTIONS, Status
 
 MAX_IDEMPOTENCY_KEY = 128
+# Visible ASCII only: a NUL or a control character is no key (and PostgreSQL refuses NUL).
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+STATUSES = frozenset(s.value for s in Status)
 
 
 class OrderSubmitThrottle(UserRateThrottle):
@@ -51,8 +55,12 @@ class OrderSubmitThrottle(UserRateThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method != "POST":
             return True
-        key = request.headers.get("Idempotency-Key")
-        if key and request.user.is_authenticated and IdempotencyKey.objects.filter(user=request.user, key=key).exists():
+        key = request.headers.get("Idempotency-Key") or ""
+        if (
+            IDEMPOTENCY_KEY.fullmatch(key)
+            and request.user.is_authenticated
+            and IdempotencyKey.objects.filter(user=request.user, key=key).exists()
+        ):
             # A phone retrying after a lost response creates nothing: never lock it out.
             return True
         return super().allow_request(request, view)
@@ -94,7 +102,10 @@ class OrderListCreate(APIView):
         responses=OrderSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = order_list(request.user, status=request.query_params.get("status"), role=request.query_params.get("role"))
+        wanted = request.query_params.get("status")
+        if wanted and wanted not in STATUSES:
+            raise InvalidInput(fields={"status": [_("Unknown status.")]})
+        qs = order_list(request.user, status=wanted, role=request.query_params.get("role"))
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None
@@ -113,8 +124,8 @@ class OrderListCreate(APIView):
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         key = request.headers.get("Idempotency-Key")
-        if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
-            raise InvalidInput(fields={"Idempotency-Key": [_("Use a key of 1 to 128 characters.")]})
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise InvalidInput(fields={"Idempotency-Key": [_("Use a key of 1 to 128 visible ASCII characters.")]})
         resident, submitted_by = request.user, None
         resident_id = data.pop("resident", None)
         if resident_id is not None and resident_id != request.user.pk:

@@ -8,6 +8,7 @@ Voice notes must parse as audio (mutagen) within a size and duration limit.
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import warnings
 
@@ -125,6 +126,9 @@ def attachment_for(user, token: str) -> Attachment:
     from orders.errors import OrderNotFound
     from orders.selectors import can_see_personal_data
 
+    # Tokens are 32 hex digits; anything else is no token (and a NUL would upset PostgreSQL).
+    if not re.fullmatch(r"[0-9a-f]{32}", token):
+        raise OrderNotFound()
     attachment = Attachment.objects.select_related("order").filter(token=token).first()
     if attachment is None:
         raise OrderNotFound()

@@ -417,3 +417,32 @@ def test_a_retry_of_a_known_key_is_never_throttled(three_per_hour, api, resident
     fresh = client.post("/api/v1/orders", GOOD, format="json", HTTP_IDEMPOTENCY_KEY="phone-retry-2")
     assert fresh.status_code == 429
     assert resident.orders.count() == 3
+
+
+# --- what PostgreSQL cannot store: a NUL anywhere a string reaches a query -------------------
+
+
+@pytest.mark.parametrize("status", ["\x00", "bogus", "CLOSED"])
+def test_unknown_status_filter_names_the_parameter(status, api, resident):
+    response = api(resident).get("/api/v1/orders", {"status": status})
+    assert response.status_code == 400 and "status" in response.data
+
+
+def test_known_status_filter_works(api, resident, new_order, reach):
+    kept = reach(new_order(), "accepted")
+    new_order()
+    response = api(resident).get("/api/v1/orders", {"status": "accepted"})
+    assert [o["id"] for o in response.data["results"]] == [kept.pk]
+
+
+@pytest.mark.parametrize("key", ["tap\x00one", "tap\x01one", "tap one", "тап"])
+def test_idempotency_key_with_control_or_odd_characters_is_refused(key, api, resident):
+    before = stored()
+    response = api(resident).post("/api/v1/orders", GOOD, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400 and "Idempotency-Key" in response.data
+    assert stored() == before
+
+
+@pytest.mark.parametrize("token", ["%00abc", "..%2F..%2Fsettings.py", "A" * 32, "0" * 31])
+def test_malformed_attachment_token_is_404(token, api, resident):
+    assert api(resident).get(f"/api/v1/attachments/{token}").status_code == 404
