@@ -89,7 +89,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "query": request.GET.urlencode(),
             "branch_id": branch_id,
             "branches_below": below,
-            "month": f"{start:%Y-%m}",
+            "month": f"{end:%Y-%m}",  # the most recent month of the period
         },
     )
 
