@@ -4,6 +4,11 @@ Thin on purpose: authenticate in `connect`, join the caller's own group, turn ea
 client frame into one service call through `database_sync_to_async`, and forward outbox events.
 It never writes a model itself and never broadcasts.
 
+Groups: only the caller's own (`user_group`). Every event a client sees is a row of its own
+outbox, which is what makes resume exact, so the desk's and an order's events reach secretaries
+and residents through their user groups; a branch or order group would carry the same frames
+a second time. `order_group` / `branch_group` stay for frames without an outbox row.
+
 Ordering without duplicates: Channels hands a consumer one message at a time, so live events
 that arrive while a `resume` reads the outbox wait in the layer's queue (the buffer) and are
 handled after the replay; the ids the replay sent are remembered and a live copy of one of them

@@ -162,7 +162,7 @@ REDIS_URL = env_str("REDIS_URL")
 # group_add/group_send, which is where a connection storm used to hit the cap.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000)
 # A Redis that does not answer must fail a push fast (the relay re-sends it), not hang a request.
-REDIS_CONNECT_TIMEOUT = env_int("REDIS_CONNECT_TIMEOUT", 2)
+REDIS_CONNECT_TIMEOUT = env_int("REDIS_CONNECT_TIMEOUT", 5)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
