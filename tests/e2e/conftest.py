@@ -77,13 +77,14 @@ class Server:
     log: Path
 
 
-@pytest.fixture(scope="session")
-def server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def server(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Server]:
+    """One daphne per test module, stopped before any other tests run."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     port = _free_port()
     media = tmp_path_factory.mktemp("e2e-media")
-    log = ROOT / "artifacts" / "daphne.log"  # kept after the run for a look (git-ignored)
+    log = ROOT / "artifacts" / f"daphne-{request.module.__name__.rsplit('.', 1)[-1]}.log"  # kept (git-ignored)
     log.parent.mkdir(exist_ok=True)
     env = {
         **os.environ,
