@@ -36,6 +36,7 @@ def pytest_collection_modifyitems(config, items):
     in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
     have = {"postgres": settings.IS_POSTGRES, "redis": bool(settings.REDIS_URL)}
     for item in items:
+        _restore_seed_data_after_flush(item)
         for marker, available in have.items():
             if item.get_closest_marker(marker) and not available:
                 reason = f"needs {marker} (set {'DATABASE_URL' if marker == 'postgres' else 'REDIS_URL'})"
@@ -43,6 +44,20 @@ def pytest_collection_modifyitems(config, items):
                     item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
                 else:
                     item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _restore_seed_data_after_flush(item) -> None:
+    """Give every transactional test `serialized_rollback=True`.
+
+    A transactional test ends with a flush of every table, which also wipes the rows our
+    data migrations seeded (categories, skills, Open311 attributes). Serialized rollback
+    restores them, but Django only keeps that consistent when *all* transactional tests use
+    it: a flush after a test without it re-creates content types through post_migrate, and
+    the next serialized test then fails inserting them again (duplicate key)."""
+    marker = item.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback"):
+        return
+    item.add_marker(pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}), append=False)
 
 
 @pytest.fixture
@@ -139,9 +154,7 @@ def volunteer(world):
 
 @pytest.fixture
 def volunteer2(world):
-    return VolunteerFactory(
-        user__username="volunteer2", branches=[world.north_branch], base_lat=BASE_LAT + 0.004
-    ).user
+    return VolunteerFactory(user__username="volunteer2", branches=[world.north_branch], base_lat=BASE_LAT + 0.004).user
 
 
 @pytest.fixture
