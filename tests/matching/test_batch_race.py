@@ -14,7 +14,7 @@ from django.db import connection
 from matching.services import batch_confirm
 from orders import services
 from orders.errors import OrderError
-from orders.models import Offer, Order
+from orders.models import Category, Offer, Order
 from tests.factories import BASE_LAT, BASE_LNG, UserFactory, VolunteerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -34,6 +34,8 @@ def confirm(user, pairs, barrier: threading.Barrier) -> str:
 
 
 def test_overlapping_batches_dispatch_each_order_once_and_losers_roll_back(world, secretary, staff, submit):
+    # A transaction test flushes the tables afterwards, seeded categories included.
+    Category.objects.get_or_create(code="errands", defaults={"name": "Errands"})
     v = [
         VolunteerFactory(
             user=UserFactory(username=f"batch-v{i}", password=None),
