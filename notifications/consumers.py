@@ -89,7 +89,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # so a reconnecting phone gets its backlog and then live events strictly in id order.
         after = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("after")
         if after:
-            await self.on_resume({"type": "resume", "after": int(after[0]) if after[0].isdigit() else after[0]})
+            try:
+                await self.on_resume({"type": "resume", "after": int(after[0]) if after[0].isdigit() else after[0]})
+            except Exception:  # the socket stays usable; the phone can send `resume` again
+                logger.exception("resume at connect failed")
+                await self._error("internal", _("Something went wrong; try again."))
 
     async def disconnect(self, code: int) -> None:
         unregister(self)

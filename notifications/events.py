@@ -15,7 +15,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications.groups import user_group
@@ -152,8 +152,14 @@ def _push(events: list[Event]) -> None:
     """
     if not events:
         return
-    # Read back, not taken from memory: SQLite may give a rolled-back savepoint's id to a later row.
-    todo = list(Event.objects.filter(pk__in={e.pk for e in events}, pushed_at__isnull=True).order_by("id"))
+    unpushed = Event.objects.filter(pk__in={e.pk for e in events}, pushed_at__isnull=True).order_by("id")
+    if connection.vendor == "sqlite":
+        # Read back: SQLite may give a rolled-back savepoint's id to a later row of the batch.
+        todo = list(unpushed)
+    else:
+        # Sequences never hand out an id twice: the ids alone say which rows committed.
+        committed = set(unpushed.values_list("id", flat=True))
+        todo = sorted((e for e in events if e.pk in committed), key=lambda e: e.pk)
     if not todo:
         return
     pushed: list[int] = []

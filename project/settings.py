@@ -274,7 +274,7 @@ REALTIME = {
     # the process closes its sockets with 4012 so that phones reconnect and resume. 0 = off.
     "REDIS_WATCHDOG_SECONDS": env_int("REALTIME_REDIS_WATCHDOG_SECONDS", 2),
     # Handshakes a process works on at once; the rest wait their turn (notifications/watchdog.py).
-    "HANDSHAKE_CONCURRENCY": env_int("REALTIME_HANDSHAKE_CONCURRENCY", 32),
+    "HANDSHAKE_CONCURRENCY": env_int("REALTIME_HANDSHAKE_CONCURRENCY", 128),
 }
 
 # --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------
