@@ -227,6 +227,7 @@ def _timeline_is_a_chain(order: Order) -> None:
     for before, after in itertools.pairwise(events):
         assert after.from_status == before.to_status, [(e.action, e.from_status, e.to_status) for e in events]
         if after.action in TRANSITIONS:
+            assert after.from_status in TRANSITIONS[after.action].sources
             assert after.to_status == TRANSITIONS[after.action].target
     assert events[-1].to_status == order.status
 
@@ -279,8 +280,8 @@ def test_desk_and_volunteers_pulling_at_once_never_break(crowd, world):
 
 def test_desk_decisions_on_a_new_order_race_to_exactly_one(crowd, world):
     """accept ×2, reject, transfer and the resident's cancel on one submitted order at once:
-    one decision happens (possibly after the transfer), the rest are refused, and the
-    timeline records exactly what succeeded, in a consistent chain."""
+    one decision wins (a transfer can let one more land), the rest are refused, and the
+    timeline records exactly what succeeded as a legal walk of the state table."""
     secretary, resident, _volunteers = crowd
     staff = UserFactory(username="race-staff")
     world.community.staff.add(staff)
@@ -307,16 +308,13 @@ def test_desk_decisions_on_a_new_order_race_to_exactly_one(crowd, world):
             results = list(pool.map(lambda d: _in_own_connection(lambda: act(*d))(), decisions))
         assert {code for _action, code in results} <= {200, 404, 409}, results
         done = [action for action, code in results if code == 200]
-        # One decision wins. A transfer keeps the order submitted, so it may also succeed
-        # before the decision (staff and the resident still relate to it at the south desk).
-        decisions_made = [action for action in done if action != "transfer"]
-        assert len(decisions_made) <= 1 and done.count("transfer") <= 1 and done, results
+        # Without a transfer exactly one decision wins. A transfer (allowed from submitted and
+        # accepted, leading back to submitted) lets one more land before or after it.
+        assert 1 <= len(done) <= 1 + done.count("transfer") * 2 and done.count("transfer") <= 1, results
         if "transfer" not in done:
             assert len(done) == 1 and 404 not in {code for _a, code in results}, results
         events = list(OrderEvent.objects.filter(order=order).values_list("action", flat=True))
         assert events[0] == "submit" and sorted(events[1:]) == sorted(done)
-        if "transfer" in done and decisions_made:
-            assert events[1:] == ["transfer", *decisions_made]  # the decision came after it
         order.refresh_from_db()
+        # Whatever the interleaving, the timeline is a legal walk of the state table.
         _timeline_is_a_chain(order)
-        assert order.status == (TRANSITIONS[decisions_made[0]].target if decisions_made else "submitted")
