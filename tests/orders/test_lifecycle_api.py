@@ -45,7 +45,13 @@ def test_full_lifecycle_through_the_api(api, resident, secretary, volunteer, vol
 
     detail = api(resident).get(f"/api/v1/orders/{oid}").data
     assert [e["action"] for e in detail["timeline"]] == [
-        "submit", "accept", "dispatch", "claim", "start", "complete", "confirm"
+        "submit",
+        "accept",
+        "dispatch",
+        "claim",
+        "start",
+        "complete",
+        "confirm",
     ]
     assert [(e["from"], e["to"]) for e in detail["timeline"]][-1] == ("completed", "closed")
     assert detail["rating"] == {"rating": 5, "comment": "Thank you"}
