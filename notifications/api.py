@@ -3,7 +3,6 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -11,6 +10,7 @@ from rest_framework.views import APIView
 from notifications.models import Notification
 from notifications.realtime import realtime_ticket_issue
 from notifications.services import notifications_mark_read
+from project.typing import AuthedRequest
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -33,7 +33,7 @@ class ReadSerializer(serializers.Serializer):
 
 class NotificationList(APIView):
     @extend_schema(responses=NotificationSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         paginator = LimitOffsetPagination()
         paginator.default_limit = 50
         qs = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
@@ -47,7 +47,7 @@ class NotificationRead(APIView):
     @extend_schema(
         request=ReadSerializer, responses=inline_serializer("ReadResult", {"marked": serializers.IntegerField()})
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         body = ReadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         marked = notifications_mark_read(
@@ -76,6 +76,6 @@ class RealtimeTicket(APIView):
             )
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         token, ticket = realtime_ticket_issue(user=request.user)
         return Response({"ticket": token, "expires_at": ticket.expires_at, "url": f"/ws/?ticket={token}"}, status=201)

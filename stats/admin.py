@@ -11,7 +11,7 @@ from stats.models import ReviewItem, ReviewSample
 
 class ReviewItemInline(admin.TabularInline):
     model = ReviewItem
-    fields = ["order", "result", "note", "reviewer", "reviewed_at"]
+    fields = ("order", "result", "note", "reviewer", "reviewed_at")
     readonly_fields = fields
     extra = 0
     can_delete = False

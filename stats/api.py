@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.typing import AuthedRequest
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
 from stats.periods import parse_period
@@ -57,7 +57,7 @@ class Stats(APIView):
         ],
         responses=FiguresSerializer,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         params = request.query_params
         start, end = parse_period(params.get("from"), params.get("to"))
         scope = scope_for(request.user, params.get("scope"), category=params.get("category"))
@@ -98,7 +98,7 @@ class ReviewSampleList(APIView):
     """Staff's sampling reviews: list the samples of their areas, draw a new one."""
 
     @extend_schema(responses=SampleSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         areas = staff_area_ids(request.user.pk)
         qs = (
             ReviewSample.objects.filter(branch__area_id__in=areas) | ReviewSample.objects.filter(area_id__in=areas)
@@ -106,7 +106,7 @@ class ReviewSampleList(APIView):
         return Response(SampleSerializer(qs, many=True).data)
 
     @extend_schema(request=DrawSerializer, responses={201: SampleSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         body = DrawSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -131,7 +131,7 @@ class ReviewRecord(APIView):
             {"id": serializers.IntegerField(), "order": serializers.IntegerField(), "result": serializers.CharField()},
         ),
     )
-    def post(self, request: Request, item_id: int) -> Response:
+    def post(self, request: AuthedRequest, item_id: int) -> Response:
         body = ResultSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         item = review_record(user=request.user, item_id=item_id, **body.validated_data)

@@ -27,7 +27,7 @@ def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date, date]:
         if raw in (None, ""):
             continue
         try:
-            parsed[name] = date.fromisoformat(raw)
+            parsed[name] = date.fromisoformat(str(raw))
         except ValueError:
             errors[name] = [_("Use a date as YYYY-MM-DD.")]
     if errors:

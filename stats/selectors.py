@@ -141,6 +141,7 @@ def series(cohort: Cohort, *, by: str = "month") -> list[dict[str, Any]]:
         )
         .order_by("bucket")
     )
+    per_bucket: QuerySet[Any, dict[str, Any]]
     if uses_rated_orders(cohort):
         per_bucket = (
             RatedOrder.objects.filter(cohort.q())

@@ -63,7 +63,7 @@ def review_sample_draw(
             raise NotPermitted(_("This branch is not below your area."))
         branch_ids: tuple[int, ...] = (branch.pk,)
     else:
-        area = Area.objects.filter(pk=area_id).first()
+        area = Area.objects.filter(pk=area_id).first() if area_id is not None else None
         if area is None:
             raise ScopeNotFound()
         if area.pk not in overseen:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from orders.errors import InvalidInput, OrderError
+from project.typing import AuthedHttpRequest
 from stats.charts import bar_chart
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
@@ -46,7 +47,7 @@ def _rate(closed: int, accepted: int) -> float | None:
 
 @login_required
 @domain_errors
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     choices = scopes_available(request.user)
     raw_scope = request.GET.get("scope") or (choices[0].text if choices else None)
     if raw_scope is None:
@@ -96,7 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @domain_errors
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: AuthedHttpRequest) -> HttpResponse:
     """The figures per month (or day) of the period and the total, as CSV (UTF-8 with BOM,
     so that spreadsheet programs open the Chinese names correctly)."""
     start, end = parse_period(request.GET.get("from"), request.GET.get("to"))
@@ -170,7 +171,7 @@ def _month(raw: str) -> tuple[int, int]:
 
 @login_required
 @domain_errors
-def monthly(request: HttpRequest, branch_id: int, month: str) -> HttpResponse:
+def monthly(request: AuthedHttpRequest, branch_id: int, month: str) -> HttpResponse:
     branch = branch_in_scope_of(request.user, branch_id)
     review = monthly_review(branch, *_month(month))
     return render(request, "stats/monthly.html", {"review": review, "rows": figure_rows(review.figures)})
@@ -178,7 +179,7 @@ def monthly(request: HttpRequest, branch_id: int, month: str) -> HttpResponse:
 
 @login_required
 @domain_errors
-def monthly_pdf(request: HttpRequest, branch_id: int, month: str) -> HttpResponse:
+def monthly_pdf(request: AuthedHttpRequest, branch_id: int, month: str) -> HttpResponse:
     branch = branch_in_scope_of(request.user, branch_id)
     review = monthly_review(branch, *_month(month))
     response = HttpResponse(render_pdf(review), content_type="application/pdf")
@@ -189,7 +190,7 @@ def monthly_pdf(request: HttpRequest, branch_id: int, month: str) -> HttpRespons
 @login_required
 @domain_errors
 @require_http_methods(["GET", "POST"])
-def samples(request: HttpRequest) -> HttpResponse:
+def samples(request: AuthedHttpRequest) -> HttpResponse:
     """Staff's call-back desk: draw a sample, then record each call."""
     areas = staff_area_ids(request.user.pk)
     if not areas:

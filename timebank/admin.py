@@ -46,7 +46,7 @@ class RedemptionItemAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: RedemptionItem, form, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = request.user  # type: ignore[assignment]  # admin requires a signed-in staff user
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:

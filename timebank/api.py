@@ -7,10 +7,10 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.typing import AuthedRequest
 from timebank import services
 from timebank.models import Account, Entry, RedemptionItem
 from timebank.selectors import balance_of, entries_of, items_on_offer, leaderboard
@@ -27,7 +27,7 @@ class EntrySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "amount", "balance_after", "order", "redemption", "item", "reason", "at"]
 
     def get_item(self, entry: Entry) -> str | None:
-        return entry.redemption.item.name if entry.redemption_id else None
+        return entry.redemption.item.name if entry.redemption is not None else None
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -54,7 +54,7 @@ class AdjustSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-def _limit(request: Request, default: int = 50) -> tuple[int, int]:
+def _limit(request: AuthedRequest, default: int = 50) -> tuple[int, int]:
     def number(name: str, fallback: int) -> int:
         raw = request.query_params.get(name)
         if raw is None:
@@ -81,7 +81,7 @@ class MeTimebank(APIView):
             },
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         limit, offset = _limit(request)
         entries = entries_of(request.user.pk)
         account = Account.objects.filter(user=request.user).first()
@@ -96,11 +96,11 @@ class MeTimebank(APIView):
 
 class ItemList(APIView):
     @extend_schema(responses=ItemSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         return Response(ItemSerializer(items_on_offer(), many=True).data)
 
     @extend_schema(request=ItemCreateSerializer, responses={201: ItemSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         body = ItemCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         item = services.redemption_item_create(actor=request.user, **body.validated_data)
@@ -116,7 +116,7 @@ class Redeem(APIView):
             )
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         body = RedeemSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         redemption = services.timebank_redeem(user=request.user, item_id=body.validated_data["item"])
@@ -128,7 +128,7 @@ class Adjust(APIView):
     """A secretary corrects the hours credited for an order of their branch."""
 
     @extend_schema(request=AdjustSerializer, responses={201: EntrySerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         body = AdjustSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -157,7 +157,7 @@ class Leaderboard(APIView):
             many=True,
         ),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         limit, _offset = _limit(request, default=20)
         branch = request.query_params.get("branch")
         if branch is not None and not branch.isdigit():

@@ -79,7 +79,7 @@ def timebank_credit_order(*, order: Order) -> Entry | None:
     volunteer who closes the reopened order is credited for their own work.
     Called inside `order_confirm`'s transaction: a rolled-back close credits nothing.
     """
-    if order.volunteer_id is None or not order.hours or order.hours <= 0:
+    if order.volunteer is None or not order.hours or order.hours <= 0:
         return None
     due = min(Decimal(order.hours), Decimal(order.category.max_hours)).quantize(CENT)
     account = _locked_account(order.volunteer.user_id)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from orders.errors import OrderError
+from project.typing import AuthedHttpRequest
 from timebank.selectors import balance_of, entries_of, items_on_offer, leaderboard
 from timebank.services import timebank_redeem
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     return render(
         request,
         "timebank/home.html",
@@ -30,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def redeem(request: HttpRequest) -> HttpResponse:
+def redeem(request: AuthedHttpRequest) -> HttpResponse:
     raw = request.POST.get("item", "")
     try:
         redemption = timebank_redeem(user=request.user, item_id=int(raw) if raw.isdigit() else 0)
@@ -42,5 +43,5 @@ def redeem(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "timebank/leaderboard.html", {"leaders": leaderboard(limit=100)})
