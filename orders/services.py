@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from matching.services import rank_for_order
 from notifications.events import publish, publish_each
+from notifications.models import Event
 from orders.errors import (
     AlreadyClaimed,
     CapacityReached,
@@ -143,6 +144,21 @@ def _finish(order: Order, action: str, from_status: str, actor, note: str = "", 
     event = _record(fresh, action, from_status, actor, note, data)
     _announce(fresh, event, actor)
     return fresh
+
+
+_PERSONAL_KEYS = ("address", "contact_phone", "lat", "lng")
+
+
+def _forget_personal_data(order: Order, user_id: int) -> None:
+    """A volunteer who no longer holds the order loses its address and phone everywhere,
+    including the outbox: a resume from an old cursor must not hand them back."""
+    events = list(Event.objects.filter(recipient_id=user_id, order_id=order.pk))
+    for event in events:
+        inner = event.payload.get("order") if isinstance(event.payload, dict) else None
+        if isinstance(inner, dict):
+            for key in _PERSONAL_KEYS:
+                inner.pop(key, None)
+    Event.objects.bulk_update(events, ["payload"])
 
 
 def _reason(reason: str | None, field: str = "reason") -> str:
@@ -631,6 +647,7 @@ def order_release(*, order_id: int, user, reason: str = "") -> Order:
         status=Offer.Status.DECLINED, closed_at=timezone.now()
     )
     _finish(order, "release", Status.CLAIMED, user, note, {"volunteer": releasing.pk})
+    _forget_personal_data(order, releasing.user_id)
     publish(recipients=[releasing.user_id], kind="order.released", payload={"order": order.pk}, order_id=order.pk)
     return order_cascade(order_id=order.pk)
 
@@ -704,6 +721,8 @@ def order_reopen(*, order_id: int, user, reason: str) -> Order:
             "reopen_count": order.reopen_count + 1,
         },
     )
+    if order.volunteer is not None:
+        _forget_personal_data(order, order.volunteer.user_id)
     return _finish(order, "reopen", order.status, user, note, {"volunteer": order.volunteer_id})
 
 

@@ -136,6 +136,9 @@ def test_after_releasing_the_volunteer_no_longer_sees_it(api, volunteer, pool, n
     # Their notification centre never kept the address, and nothing sent since carries it.
     assert leaks(client.get("/api/v1/notifications").content) == []
     assert leaks(list(Event.objects.filter(recipient=volunteer, id__gt=last_event).values("payload"))) == []
+    # Nor does their history: a resume from an old cursor must not hand the address back.
+    assert last_event is not None
+    assert leaks(list(Event.objects.filter(recipient=volunteer).values("payload"))) == []
     # Their attempts now tell them nothing either.
     for action, body in [("start", {}), ("release", {"reason": "again"}), ("complete", {"hours": "1"})]:
         response = client.post(f"/api/v1/orders/{order.pk}/{action}", body, format="json")
@@ -148,9 +151,11 @@ def test_after_releasing_the_volunteer_no_longer_sees_it(api, volunteer, pool, n
 def test_after_reopening_the_old_volunteer_loses_sight_of_it(api, volunteer, resident, pool, new_order, reach):
     order = reach(new_order(), "completed", pool)
     assert leaks(api(volunteer).get("/api/v1/orders").content)
+    assert leaks(list(Event.objects.filter(recipient=volunteer).values("payload")))
     services.order_reopen(order_id=order.pk, user=resident, reason="Not fixed")
     assert api(volunteer).get(f"/api/v1/orders/{order.pk}").status_code == 404
     assert leaks(api(volunteer).get("/api/v1/orders").content) == []
+    assert leaks(list(Event.objects.filter(recipient=volunteer).values("payload"))) == []
 
 
 def test_the_other_desk_learns_nothing_even_after_a_transfer_back(
