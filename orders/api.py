@@ -126,7 +126,8 @@ class OrderListCreate(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             raise InvalidInput(fields={"Idempotency-Key": [_("Use a key of 1 to 128 visible ASCII characters.")]})
-        resident, submitted_by = request.user, None
+        resident: Any = request.user
+        submitted_by = None
         resident_id = data.pop("resident", None)
         if resident_id is not None and resident_id != request.user.pk:
             # Only desk staff may enter a request on someone else's behalf (walk-ins, phone-ins).

@@ -17,7 +17,7 @@ from orders.models import Attachment, Category, Offer, Order, OrderEvent
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
 # Ids are 64-bit; a larger number is not an id (SQLite cannot even bind it: a 500).
-ID_RANGE = {"min_value": 1, "max_value": 2**63 - 1}
+ID_MIN, ID_MAX = 1, 2**63 - 1
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -49,7 +49,7 @@ class OrderCreateSerializer(serializers.Serializer):
     window_start = serializers.DateTimeField(required=False, allow_null=True)
     window_end = serializers.DateTimeField(required=False, allow_null=True)
     # Staff entering a walk-in or phone-in request name the resident it is for.
-    resident = serializers.IntegerField(required=False, **ID_RANGE)
+    resident = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("lat" in attrs) != ("lng" in attrs):
@@ -221,8 +221,8 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class TransferSerializer(ReasonSerializer):
-    branch = serializers.IntegerField(required=False, **ID_RANGE)
-    area = serializers.IntegerField(required=False, **ID_RANGE)
+    branch = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
+    area = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "branch" not in attrs and "area" not in attrs:
@@ -232,8 +232,10 @@ class TransferSerializer(ReasonSerializer):
 
 class DispatchSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["direct", "pool", "broadcast"])
-    volunteer = serializers.IntegerField(required=False, **ID_RANGE)
-    volunteers = serializers.ListField(child=serializers.IntegerField(**ID_RANGE), required=False, max_length=200)
+    volunteer = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
+    volunteers = serializers.ListField(
+        child=serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX), required=False, max_length=200
+    )
     top = serializers.IntegerField(required=False, min_value=1, max_value=50)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -577,7 +578,7 @@ def order_claim(*, order_id: int, user) -> Order:
         # area only; the address stays in the order, shown while they hold it.
         notify=(
             _("The request is yours: %(category)s") % {"category": fresh.category.name},
-            fresh.grid.name if fresh.grid_id else "",
+            fresh.grid.name if fresh.grid is not None else "",
         ),
     )
     return fresh
@@ -726,7 +727,7 @@ def order_reopen(*, order_id: int, user, reason: str) -> Order:
     return _finish(order, "reopen", order.status, user, note, {"volunteer": order.volunteer_id})
 
 
-ACTION_SERVICES = {
+ACTION_SERVICES: dict[str, Callable[..., Order]] = {
     "accept": order_accept,
     "reject": order_reject,
     "transfer": order_transfer,
