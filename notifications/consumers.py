@@ -23,7 +23,7 @@ import json
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -126,7 +126,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(frame, dict):
             await self._error("bad_frame", _("A frame must be a JSON object with a type."))
             return
-        handler = self.HANDLERS.get(frame.get("type")) if isinstance(frame.get("type"), str) else None
+        kind = frame.get("type")
+        handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             await self._error("unknown_type", _("Unknown frame type."), ref=frame.get("ref"))
             return
@@ -236,9 +237,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self._error("rate_limited", _("Too many frames; slow down."))
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
