@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check serve clean
+.PHONY: demo test browser lint typecheck check serve clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ demo: $(STAMP)
 	$(BIN)/daphne -b 127.0.0.1 -p 8000 project.asgi:application
 
 # The whole suite. With DATABASE_URL / REDIS_URL set (as .ci/run does) it runs on PostgreSQL and Redis.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "Chromium is missing: the browser tests (tests/e2e) will fail. Install it: apt-get install chromium"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
