@@ -7,13 +7,15 @@ created and migrated if missing) it loads a synthetic city of 40 × 40 km: 100 s
 400 communities → 1,600 grids of 1 km², one territorial branch per grid, and volunteers
 spread uniformly (half on duty, a tenth with a fresh live location, 1-3 capacity, 1-5 km
 radius, a record of past orders and ratings). Volunteers are added with COPY up to each
-size in turn, so the 10^6 step loads only the last 900,000.
+size in turn, so the 10^6 step loads only the last 900,000; after each load the volunteer
+records are recounted (`volunteer_records_rebuild`, as after any import) and stale live
+positions forgotten (`volunteer_expire_live_locations`, as the worker does every tick).
 
 At each size, for the same random orders, side by side:
 - matcher: `matching.services.rank_for_order(order, limit=10)`, the project's full path
-  (scope tiers, hard filters, aggregates, pure ranking with reasons);
-- floor: raw SQL KNN on the GiST index, `ORDER BY ll_to_earth(...) <-> ... LIMIT 10`
-  over on-duty volunteers, nothing else;
+  (scope tiers, hard filters, records, pure ranking with reasons);
+- floor: raw SQL KNN on the GiST index the matcher walks, `ORDER BY ll_to_earth(...) <-> ...
+  LIMIT 10` over on-duty volunteers, nothing else;
 - naive: every volunteer fetched and scanned in Python (fewer repetitions: it is slow).
 Then batch: 200 orders over the 2,000 volunteers nearest a point, the score matrix from
 the pure ranking, `matching.batch.propose` timed against the greedy baseline.
@@ -201,6 +203,7 @@ def load_volunteers(count: int, branches: dict[tuple[int, int], int], rng: rando
 
     from orders.models import Category, Order, Rating
     from volunteers.models import Volunteer
+    from volunteers.services import volunteer_expire_live_locations, volunteer_records_rebuild
 
     User = get_user_model()
     started = time.perf_counter()
@@ -270,6 +273,10 @@ def load_volunteers(count: int, branches: dict[tuple[int, int], int], rng: rando
         _copy(Rating, ratings)
         for table in (User._meta.db_table, Volunteer._meta.db_table, Order._meta.db_table, Rating._meta.db_table):
             _bump_sequence(table)
+        # History COPYed past the lifecycle: recount the records, as after any import; and
+        # forget the live positions that are already stale, as the worker does every tick.
+        volunteer_records_rebuild()
+        volunteer_expire_live_locations()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # as autovacuum would: visibility map for index-only scans
     return time.perf_counter() - started
@@ -305,9 +312,10 @@ def make_orders(
 
 # --- the three ways to get ten candidates -------------------------------------------------------
 
+# The same GiST index the matcher walks (live position while there is one, else base).
 FLOOR_SQL = """
 SELECT id FROM volunteers_volunteer WHERE on_duty
- ORDER BY ll_to_earth(base_lat, base_lng) <-> ll_to_earth(%s, %s) LIMIT 10
+ ORDER BY ll_to_earth(coalesce(live_lat, base_lat), coalesce(live_lng, base_lng)) <-> ll_to_earth(%s, %s) LIMIT 10
 """
 
 
@@ -356,9 +364,9 @@ def time_naive(orders) -> list[float]:
 
 
 def bench_size(size: int, orders, repeats_naive: int) -> None:
-    from django.core.cache import cache
+    from matching.services import forget_cached
 
-    cache.clear()
+    forget_cached()
     cold, _ = time_matcher(orders)  # first sight of each branch: its scope is computed and cached
     time_floor(orders)
     matcher, found = time_matcher(orders)

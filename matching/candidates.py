@@ -1,40 +1,42 @@
 """Candidate retrieval: the volunteers near an order, with the facts the ranking needs.
 
 Never a scan of all volunteers:
-- PostgreSQL: one statement per search, which either walks a GiST index on
-  `ll_to_earth(lat, lng)` nearest-first (the `cube` and `earthdistance` extensions that
-  ship with PostgreSQL; migration 0003; a partial index for live locations) or starts from
-  the scope's memberships (B-tree on branch_id) when the scope has few members. Either
-  way the same statement applies every hard filter SQL can check and aggregates load,
-  record and rating for the chosen rows only (LATERAL subqueries on indexed foreign keys).
+- PostgreSQL: one statement per search, which either walks a GiST index nearest-first
+  (`ll_to_earth(...)` of the `cube` and `earthdistance` extensions that ship with
+  PostgreSQL; volunteers migration 0004) or starts from the scope's memberships (B-tree on
+  branch_id) when the scope has few members. Either way the same statement applies every
+  hard filter SQL can check, and reads load, record and rating from the volunteer's record
+  row (`VolunteerRecord`, kept by the lifecycle), so no volunteer's history is aggregated.
 - Elsewhere (SQLite, the embedded default): a bounding box that grows fourfold until it
   holds enough volunteers, on B-tree indexes over (base_lat, base_lng) and
-  (live_lat, live_lng), then the same aggregates as grouped queries over the candidate ids.
+  (live_lat, live_lng), then the records of the candidate ids.
 
-A live location streamed by an on-duty phone counts while fresh (`LIVE_FRESH`); after
-that the base location does. Results come scope tier first (own branch, community,
-street), nearest first within a tier. The ranking (`matching.ranking`) re-checks every
-filter: the SQL only keeps the pool small.
+Where a volunteer is: the live location streamed by their on-duty phone while it is fresh
+(`LIVE_FRESH`), else their base. The index is over "live position if any, else base"; the
+worker clears live positions once they are stale (`volunteer_expire_live_locations`), and
+until it has, the statement measures a stale volunteer from their base anyway. Results come
+scope tier first (own branch, community, street), nearest first within a tier. The ranking
+(`matching.ranking`) re-checks every filter: the SQL only keeps the pool small.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 
 from matching.ranking import Candidate, Slot, distance_m
-from orders.models import Offer, Order, Rating
+from orders.models import Offer, Order
 from orders.states import HELD, Status
-from volunteers.models import Volunteer
+from volunteers.models import Volunteer, VolunteerRecord
+from volunteers.services import LIVE_FRESH
 
-LIVE_FRESH = timedelta(minutes=10)
 # Orders a volunteer got within this period count against fairness.
 RECENT = timedelta(days=30)
 # No service radius is larger (Volunteer.service_radius_km validator).
@@ -136,6 +138,11 @@ def search(query: Search) -> list[Candidate]:
 # around the order (a territorial branch in a big city): a few dozen index entries.
 # `members`: start from the scope's memberships (B-tree on branch_id). Cheap when the
 # scope has few members, where a walk would pass many volunteers of other branches.
+#
+# Distances in the statement are equirectangular at the pair's mean latitude: plain
+# arithmetic, within a few metres of the great circle at the 50 km of the largest radius
+# (earth_distance() per row cost more than the rest of the filters together). The range
+# filter keeps a 0.1 % margin; the ranking measures again exactly.
 
 _TIER = """(SELECT min(CASE WHEN vb.branch_id = ANY(%(t0)s::bigint[]) THEN 0
                          WHEN vb.branch_id = ANY(%(t1)s::bigint[]) THEN 1 ELSE 2 END)
@@ -145,114 +152,92 @@ _MATCHABLE = """(v.on_duty OR v.availability <> '{{}}'::jsonb)
          AND v.user_id <> %(requester)s
          AND NOT (v.id = ANY(%(exclude)s::bigint[]))"""
 
-_STALE = "(v.live_at IS NULL OR v.live_at < %(fresh)s OR v.live_lat IS NULL OR v.live_lng IS NULL)"
+# A volunteer row `v` with `live` (is its live location fresh?) → the facts the later steps
+# need, with where the volunteer is now.
+_LIVE = "(v.live_at >= %(fresh)s AND v.live_lat IS NOT NULL AND v.live_lng IS NOT NULL)"
+_LOCATED = """v.id, v.user_id, v.service_radius_km, v.capacity, v.on_duty, v.availability, v.live,
+         CASE WHEN v.live THEN v.live_lat ELSE v.base_lat END AS lat,
+         CASE WHEN v.live THEN v.live_lng ELSE v.base_lng END AS lng"""
 
-_FILTERS = """NOT EXISTS (SELECT 1 FROM {offer} f WHERE f.order_id = %(order)s AND f.volunteer_id = {a}.id
-                      AND f.status IN ('declined', 'expired'))
-      AND earth_distance(ll_to_earth({loc}), ll_to_earth(%(lat)s, %(lng)s)) <= {a}.service_radius_km * 1001
-      AND (SELECT count(*) FROM {order_t} o WHERE o.volunteer_id = {a}.id AND o.status IN {held}) < {a}.capacity"""
+_DIST = """sqrt(power((c.lat - %(lat)s) * 111319.49, 2)
+                + power((c.lng - %(lng)s) * 111319.49 * cos(radians((c.lat + %(lat)s) / 2)), 2))"""
 
-# One tier at a time. The base walk stops as soon as `pool` volunteers pass; those are the
-# nearest in scope, so a fresh live location only matters if it is nearer than the
-# farthest of them (the horizon; the whole walk's reach if the pool did not fill, or any
-# service radius if the walk ran out of volunteers before its limit). Live
-# locations are then looked up inside that box on their partial GiST index.
-_WALK = """walked AS (
-  SELECT v.id, v.base_lat AS lat, v.base_lng AS lng, v.service_radius_km, v.capacity,
-         ll_to_earth(v.base_lat, v.base_lng) <-> ll_to_earth(%(lat)s, %(lng)s) AS chord
-    FROM {volunteer} v
-   WHERE {stale} AND {matchable}
-   ORDER BY ll_to_earth(v.base_lat, v.base_lng) <-> ll_to_earth(%(lat)s, %(lng)s)
-   LIMIT {walk}
-), base AS (
-  SELECT w.id, w.lat, w.lng, false AS live, %(tier)s AS tier, w.chord FROM walked w
-   WHERE w.id IN (SELECT vb.volunteer_id FROM {vb} vb WHERE vb.branch_id = ANY(%(branches)s::bigint[]))
-     AND {filters}
+# Every hard filter SQL can check, on a located row `c` joined to its record `r`.
+_FILTERS = """{dist} <= c.service_radius_km * 1001
+     AND coalesce(r.held, 0) < c.capacity
+     AND NOT (c.id = ANY(ARRAY(SELECT f.volunteer_id FROM {offer} f
+                                WHERE f.order_id = %(order)s AND f.status IN ('declined', 'expired'))))"""
+
+_WALK = """near AS (
+  SELECT c.*, %(tier)s AS tier, {dist} AS dist,
+         r.held, r.finished, r.dropped, r.rating_count, r.rating_sum
+    FROM (SELECT {located}
+            FROM (SELECT v.*, {live} AS live FROM {volunteer} v
+                   WHERE {matchable}
+                   ORDER BY ll_to_earth(coalesce(v.live_lat, v.base_lat), coalesce(v.live_lng, v.base_lng))
+                            <-> %(point)s::cube
+                   LIMIT {walk}) v) c
+    LEFT JOIN {record} r ON r.volunteer_id = c.id
+   WHERE {filters}
+     -- A probe per walked row (a scalar subquery is never turned into a join that would
+     -- read every member of the scope first).
+     AND (SELECT true FROM {vb} vb WHERE vb.volunteer_id = c.id AND vb.branch_id = ANY(%(branches)s::bigint[])
+           LIMIT 1)
    LIMIT {pool}
-), horizon AS (
-  SELECT CASE WHEN (SELECT count(*) FROM base) >= {pool} THEN (SELECT max(chord) FROM base)
-              WHEN (SELECT count(*) FROM walked) < {walk} THEN {max_radius}
-              ELSE (SELECT max(chord) FROM walked) END AS chord
-), live AS (
-  SELECT v.id, v.live_lat AS lat, v.live_lng AS lng, true AS live, %(tier)s AS tier
-    FROM {volunteer} v, horizon h
-   WHERE v.live_lat IS NOT NULL AND v.live_lng IS NOT NULL
-     AND earth_box(ll_to_earth(%(lat)s, %(lng)s), coalesce(h.chord, 0) * 1.001) @> ll_to_earth(v.live_lat, v.live_lng)
-     AND v.live_at >= %(fresh)s AND {matchable}
-     AND v.id IN (SELECT vb.volunteer_id FROM {vb} vb WHERE vb.branch_id = ANY(%(branches)s::bigint[]))
-     AND {filters_live}
-), near AS (
-  SELECT id, lat, lng, live, tier FROM base
-  UNION ALL
-  SELECT id, lat, lng, live, tier FROM live
 )"""
 
 _MEMBERS = """near AS (
-  SELECT w.id, w.lat, w.lng, w.live, w.tier FROM (
-      SELECT v.id,
-             CASE WHEN {stale} THEN v.base_lat ELSE v.live_lat END AS lat,
-             CASE WHEN {stale} THEN v.base_lng ELSE v.live_lng END AS lng,
-             NOT {stale} AS live, v.service_radius_km, v.capacity, {tier} AS tier
-        FROM {volunteer} v
-       WHERE v.id IN (SELECT vb.volunteer_id FROM {vb} vb WHERE vb.branch_id = ANY(%(branches)s::bigint[]))
-         AND {matchable}) w
-   WHERE w.tier IS NOT NULL AND {filters}
+  SELECT c.*, {dist} AS dist, r.held, r.finished, r.dropped, r.rating_count, r.rating_sum
+    FROM (SELECT {located}, v.tier
+            FROM (SELECT v.*, {live} AS live, {tier} AS tier FROM {volunteer} v
+                   WHERE v.id IN (SELECT vb.volunteer_id FROM {vb} vb WHERE vb.branch_id = ANY(%(branches)s::bigint[]))
+                     AND {matchable}) v) c
+    LEFT JOIN {record} r ON r.volunteer_id = c.id
+   WHERE c.tier IS NOT NULL AND {filters}
 )"""
 
 _RANKED = """
-WITH {ctes}, picked AS (
-  SELECT near.*, earth_distance(ll_to_earth(near.lat, near.lng), ll_to_earth(%(lat)s, %(lng)s)) AS dist
-    FROM near ORDER BY tier, dist, id LIMIT {pool}
-)
-SELECT p.id, v.user_id, p.lat, p.lng, p.live, p.tier, v.service_radius_km, v.capacity, v.on_duty, v.availability,
-       ARRAY(SELECT vs.skill_id FROM {vs} vs WHERE vs.volunteer_id = p.id AND vs.skill_id = ANY(%(skills)s::bigint[])),
-       o.held, o.recent, o.finished,
-       (SELECT count(*) FROM {offer} f WHERE f.volunteer_id = p.id AND f.status IN ('declined', 'expired')),
-       r.n, r.total
-  FROM picked p
-  JOIN {volunteer} v ON v.id = p.id
-  LEFT JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE status IN {held}) AS held,
-              count(*) FILTER (WHERE claimed_at >= %(recent)s) AS recent,
-              count(*) FILTER (WHERE status IN {finished}) AS finished
-         FROM {order_t} WHERE volunteer_id = p.id) o ON true
-  LEFT JOIN LATERAL (
-       SELECT count(*) AS n, coalesce(sum(rating), 0) AS total
-         FROM {rating} WHERE volunteer_id = p.id) r ON true
- ORDER BY p.tier, p.dist, p.id
+WITH {near}
+SELECT n.id, n.user_id, n.lat, n.lng, n.live, n.tier, n.service_radius_km, n.capacity, n.on_duty, n.availability,
+       {skills},
+       coalesce(n.held, 0),
+       (SELECT count(*) FROM {order_t} o WHERE o.volunteer_id = n.id AND o.claimed_at >= %(recent)s),
+       coalesce(n.finished, 0), coalesce(n.dropped, 0), coalesce(n.rating_count, 0), coalesce(n.rating_sum, 0)
+  FROM (SELECT * FROM near ORDER BY tier, dist, id LIMIT {pool}) n
+ ORDER BY n.tier, n.dist, n.id
 """
 
+# The category's skills each volunteer has; a category that asks for none skips the lookup.
+_SKILLS = """ARRAY(SELECT vs.skill_id FROM {vs} vs
+                   WHERE vs.volunteer_id = n.id AND vs.skill_id = ANY(%(skills)s::bigint[]))"""
+_NO_SKILLS = "'{{}}'::bigint[]"
 
-def _sql_tuple(values: Iterable[str]) -> str:
-    # Constants from our own code (status names), never user input.
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
-
-def _ranked_sql(ctes: str, *, pool: int, walk: int) -> str:
+def _ranked_sql(way: str, *, pool: int, walk: int, skills: bool) -> str:
     """The statement's text. The limits are part of it (ints, never user text) so that the
     one generic plan per text is planned with the real row counts."""
-    names = {
+    names: dict[str, object] = {
         "pool": int(pool),
         "walk": int(walk),
-        "max_radius": float(MAX_RADIUS_M),
         "volunteer": Volunteer._meta.db_table,
+        "record": VolunteerRecord._meta.db_table,
         "vb": Volunteer.branches.through._meta.db_table,
         "vs": Volunteer.skills.through._meta.db_table,
         "offer": Offer._meta.db_table,
         "order_t": Order._meta.db_table,
-        "rating": Rating._meta.db_table,
-        "held": _sql_tuple(HELD_STATUSES),
-        "finished": _sql_tuple(FINISHED_STATUSES),
-        "stale": _STALE,
+        "live": _LIVE,
+        "located": _LOCATED,
+        "dist": _DIST,
     }
     names["tier"] = _TIER.format(**names)
     names["matchable"] = _MATCHABLE.format(**names)
-    names["filters"] = _FILTERS.format(a="w", loc="w.lat, w.lng", **names)
-    names["filters_live"] = _FILTERS.format(a="v", loc="v.live_lat, v.live_lng", **names)
-    return _RANKED.format(ctes=ctes.format(**names), **names)
+    names["filters"] = _FILTERS.format(**names)
+    names["skills"] = (_SKILLS if skills else _NO_SKILLS).format(**names)
+    names["near"] = (_MEMBERS if way == "members" else _WALK).format(**names)
+    return _RANKED.format(**names)
 
 
-_SQL: dict[tuple[str, int], str] = {}  # (way, pool) → statement text
+_SQL: dict[tuple[str, int, bool], str] = {}  # (way, pool, skills) → statement text
 
 
 def _execute_prepared(sql: str, params: dict) -> list[tuple]:
@@ -277,56 +262,69 @@ def _execute_prepared(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+# earthdistance's earth(): the radius ll_to_earth() uses.
+EARTH_M = 6_378_168.0
+
+
+def earth_point(lat: float, lng: float) -> str:
+    """`ll_to_earth(lat, lng)` as a cube literal, computed here: in a prepared statement's
+    generic plan PostgreSQL would run that SQL function (and plan its body) on every call."""
+    la, lo = math.radians(lat), math.radians(lng)
+    x, y, z = EARTH_M * math.cos(la) * math.cos(lo), EARTH_M * math.cos(la) * math.sin(lo), EARTH_M * math.sin(la)
+    return f"({x!r}, {y!r}, {z!r})"
+
+
 def _search_postgres(
     query: Search, way: str, branch_ids: list[int], exclude: Collection[int], tier: int = 0
 ) -> list[Candidate]:
-    key = (way, query.pool)
-    if key not in _SQL:
-        _SQL[key] = _ranked_sql(
-            _MEMBERS if way == "members" else _WALK, pool=query.pool, walk=max(WALK_LIMIT, query.pool)
-        )
+    key = (way, query.pool, bool(query.skill_ids))
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = _ranked_sql(way, pool=query.pool, walk=max(WALK_LIMIT, query.pool), skills=key[2])
     tiers = [list(t) for t in query.tiers] + [[], []]
     params = {
         "lat": query.lat,
         "lng": query.lng,
+        "point": earth_point(query.lat, query.lng),
         "requester": query.requester_user_id,
         "exclude": list(exclude),
         "branches": branch_ids,
         "t0": tiers[0],
         "t1": tiers[1],
-        "skills": list(query.skill_ids),
         "order": query.order_id,
         "fresh": query.now - LIVE_FRESH,
         "recent": query.now - RECENT,
         "tier": tier,
     }
-    rows = _execute_prepared(_SQL[key], params)
-    found = []
-    for row in rows:
-        (vid, uid, lat, lng, live, tier, radius_km, capacity, on_duty, availability, skills, held, recent,
-         finished, dropped, n_ratings, rating_total) = row  # fmt: skip
-        found.append(
-            Candidate(
-                volunteer_id=vid,
-                user_id=uid,
-                lat=lat,
-                lng=lng,
-                radius_m=radius_km * 1000.0,
-                capacity=capacity,
-                held=held or 0,
-                on_duty=on_duty,
-                live=live,
-                availability=parse_availability(availability) if not on_duty else (),
-                skills=frozenset(skills),
-                tier=tier,
-                recent_orders=recent or 0,
-                finished=finished or 0,
-                dropped=dropped or 0,
-                rating_count=n_ratings or 0,
-                rating_sum=float(rating_total or 0),
-            )
-        )
-    return found
+    if key[2]:
+        params["skills"] = list(query.skill_ids)
+    return [_candidate(*row) for row in _execute_prepared(sql, params)]
+
+
+def _candidate(
+    vid: int, uid: int, lat: float, lng: float, live: bool, tier: int, radius_km: float, capacity: int,
+    on_duty: bool, availability: object, skills: list[int], held: int, recent: int, finished: int,
+    dropped: int, rating_count: int, rating_sum: int,
+) -> Candidate:  # fmt: skip
+    return Candidate(
+        volunteer_id=vid,
+        user_id=uid,
+        lat=lat,
+        lng=lng,
+        radius_m=radius_km * 1000.0,
+        capacity=capacity,
+        held=held,
+        on_duty=on_duty,
+        live=live,
+        availability=parse_availability(availability) if not on_duty else (),
+        skills=frozenset(skills),
+        tier=tier,
+        recent_orders=recent,
+        finished=finished,
+        dropped=dropped,
+        rating_count=rating_count,
+        rating_sum=float(rating_sum),
+    )
 
 
 # --- portable: a growing bounding box on B-tree indexes ------------------------------------
@@ -385,32 +383,18 @@ def _search_portable(query: Search) -> list[Candidate]:
         best = min((tier_of[b] for b in s["branches"] if b in tier_of), default=None)
         if s["held"] >= capacity or best is None:
             continue
-        candidate = Candidate(
-            volunteer_id=vid,
-            user_id=uid,
-            lat=lat,
-            lng=lng,
-            radius_m=radius_km * 1000.0,
-            capacity=capacity,
-            held=s["held"],
-            on_duty=on_duty,
-            live=live,
-            availability=parse_availability(availability) if not on_duty else (),
-            skills=frozenset(s["skills"]),
-            tier=best,
-            recent_orders=s["recent"],
-            finished=s["finished"],
-            dropped=s["dropped"],
-            rating_count=s["n_ratings"],
-            rating_sum=float(s["rating_total"]),
-        )
+        candidate = _candidate(
+            vid, uid, lat, lng, live, best, radius_km, capacity, on_duty, availability, s["skills"], s["held"],
+            s["recent"], s["finished"], s["dropped"], s["n_ratings"], s["rating_total"],
+        )  # fmt: skip
         found.append((best, d, vid, candidate))
     found.sort(key=lambda row: row[:3])
     return [row[3] for row in found[: query.pool]]
 
 
 def _stats(ids: list[int], *, since: datetime, skill_ids: Collection[int]) -> dict[int, dict]:
-    """Load, record and rating of the given volunteers: one grouped query per table."""
+    """Load, record and rating of the given volunteers (their record rows), recent orders,
+    skills and branches: one query each."""
     stats: dict[int, dict] = {
         vid: {
             "held": 0,
@@ -426,34 +410,19 @@ def _stats(ids: list[int], *, since: datetime, skill_ids: Collection[int]) -> di
     }
     if not ids:
         return stats
-    orders = (
-        Order.objects.filter(volunteer_id__in=ids)
-        .order_by()
-        .values("volunteer_id")
-        .annotate(
-            held=Count("id", filter=Q(status__in=HELD_STATUSES)),
-            recent=Count("id", filter=Q(claimed_at__gte=since)),
-            finished=Count("id", filter=Q(status__in=FINISHED_STATUSES)),
-        )
+    records = VolunteerRecord.objects.filter(pk__in=ids).values_list(
+        "volunteer_id", "held", "finished", "dropped", "rating_count", "rating_sum"
     )
-    for row in orders:
-        stats[row["volunteer_id"]].update(held=row["held"], recent=row["recent"], finished=row["finished"])
-    dropped = (
-        Offer.objects.filter(volunteer_id__in=ids, status__in=DROPPED_OFFERS)
+    for vid, held, finished, dropped, n_ratings, rating_total in records:
+        stats[vid].update(held=held, finished=finished, dropped=dropped, n_ratings=n_ratings, rating_total=rating_total)
+    recent = (
+        Order.objects.filter(volunteer_id__in=ids, claimed_at__gte=since)
         .order_by()
         .values("volunteer_id")
         .annotate(n=Count("id"))
     )
-    for row in dropped:
-        stats[row["volunteer_id"]]["dropped"] = row["n"]
-    ratings = (
-        Rating.objects.filter(volunteer_id__in=ids)
-        .order_by()
-        .values("volunteer_id")
-        .annotate(n=Count("id"), total=Sum("rating"))
-    )
-    for row in ratings:
-        stats[row["volunteer_id"]].update(n_ratings=row["n"], rating_total=row["total"] or 0)
+    for row in recent:
+        stats[row["volunteer_id"]]["recent"] = row["n"]
     if skill_ids:
         for vid, sid in Volunteer.skills.through.objects.filter(
             volunteer_id__in=ids, skill_id__in=list(skill_ids)

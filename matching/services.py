@@ -14,11 +14,12 @@ inherits its guarantees (conditional UPDATE per order, one transaction for the b
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -57,6 +58,32 @@ class RankedVolunteer:
 
 # --- scope and facts -----------------------------------------------------------------------
 
+T = TypeVar("T")
+
+
+class Memo(Generic[T]):
+    """Values kept in this process for `ttl` seconds.
+
+    For what every ranking reads and almost nothing changes (a branch's scope, a category's
+    skills): a dict lookup, where the shared cache (Redis in production) would cost a network
+    round trip per order, more than the rest of the ranking's Python."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._values: dict[Hashable, tuple[float, T]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        hit = self._values.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = compute()
+        self._values[key] = (now + self.ttl, value)
+        return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -68,45 +95,51 @@ class Scope:
     members: tuple[int, ...]
 
 
+_scopes: Memo[Scope] = Memo(SCOPE_TTL_S)
+_skills: Memo[frozenset[int]] = Memo(SCOPE_TTL_S)
+
+
+def forget_cached() -> None:
+    """Drop the memoised scopes and skills (tests, after editing the branch tree)."""
+    _scopes.clear()
+    _skills.clear()
+
+
 def branch_scope(branch: Branch) -> Scope:
-    key = f"matching:scope:v2:{branch.pk}:{branch.area_id}"
-    scope = cache.get(key)
-    if scope is None:
-        chain = [branch.area_id]
-        parent = Area.objects.filter(pk=branch.area_id).values_list("parent_id", "parent__parent_id").first()
-        if parent:
-            chain += [a for a in parent if a is not None]
-        street = chain[-1]
-        community = chain[-2] if len(chain) >= 2 else None
-        rows = Branch.objects.filter(
-            Q(area_id=street) | Q(area__parent_id=street) | Q(area__parent__parent_id=street)
-        ).values_list("id", "area_id", "area__parent_id")
-        tiers: list[list[int]] = [[branch.pk], [], []]
-        for bid, area_id, parent_id in sorted(rows):
-            if bid == branch.pk:
-                continue
-            same_community = community is not None and community in (area_id, parent_id)
-            tiers[1 if same_community else 2].append(bid)
-        # Only "few or many" matters (it picks the way in): count up to just past the line.
-        cap = MEMBERS_FIRST_MAX + 1
-        members = tuple(
-            Volunteer.branches.through.objects.filter(branch_id__in=t).order_by()[:cap].count() if t else 0
-            for t in tiers
-        )
-        scope = Scope(tiers=tuple(tuple(t) for t in tiers), members=members)
-        cache.set(key, scope, SCOPE_TTL_S)
-    return scope
+    return _scopes.get((branch.pk, branch.area_id), lambda: _branch_scope(branch))
+
+
+def _branch_scope(branch: Branch) -> Scope:
+    chain = [branch.area_id]
+    parent = Area.objects.filter(pk=branch.area_id).values_list("parent_id", "parent__parent_id").first()
+    if parent:
+        chain += [a for a in parent if a is not None]
+    street = chain[-1]
+    community = chain[-2] if len(chain) >= 2 else None
+    rows = Branch.objects.filter(
+        Q(area_id=street) | Q(area__parent_id=street) | Q(area__parent__parent_id=street)
+    ).values_list("id", "area_id", "area__parent_id")
+    tiers: list[list[int]] = [[branch.pk], [], []]
+    for bid, area_id, parent_id in sorted(rows):
+        if bid == branch.pk:
+            continue
+        same_community = community is not None and community in (area_id, parent_id)
+        tiers[1 if same_community else 2].append(bid)
+    # Only "few or many" matters (it picks the way in): count up to just past the line.
+    cap = MEMBERS_FIRST_MAX + 1
+    members = tuple(
+        Volunteer.branches.through.objects.filter(branch_id__in=t).order_by()[:cap].count() if t else 0 for t in tiers
+    )
+    return Scope(tiers=tuple(tuple(t) for t in tiers), members=members)
 
 
 def _category_skills(category_id: int) -> frozenset[int]:
-    key = f"matching:skills:{category_id}"
-    skills = cache.get(key)
-    if skills is None:
-        skills = frozenset(
+    return _skills.get(
+        category_id,
+        lambda: frozenset(
             Category.skills.through.objects.filter(category_id=category_id).values_list("skill_id", flat=True)
-        )
-        cache.set(key, skills, SCOPE_TTL_S)
-    return skills
+        ),
+    )
 
 
 def _local(moment: datetime | None) -> datetime | None:

@@ -134,6 +134,8 @@ class Order(models.Model):
             models.Index(fields=["resident", "created_at"]),
             models.Index(fields=["volunteer", "status"]),
             models.Index(fields=["status", "created_at"]),
+            # The matcher's fairness: a volunteer's orders of the last weeks, without their history.
+            models.Index(fields=["volunteer", "claimed_at"], name="order_volunteer_claimed"),
         ]
 
     def __str__(self) -> str:

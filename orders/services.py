@@ -48,6 +48,7 @@ from orders.states import HELD, TRANSITIONS, Role, Status, may
 from timebank.services import timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
 from volunteers.selectors import ancestor_ids, branch_for_area, descendant_ids, distance_m, grid_for_point
+from volunteers.services import volunteer_record_add
 
 SYSTEM_ROLES = frozenset({Role.SYSTEM})
 
@@ -568,6 +569,7 @@ def order_claim(*, order_id: int, user) -> Order:
         raise CapacityReached()
     Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.CLAIMED, closed_at=now)
     _withdraw_offers(order, except_offer=offer.pk)
+    volunteer_record_add(volunteer_id=locked.pk, held=1)
     fresh = _finish(order, "claim", Status.DISPATCHED, user)
     publish(
         recipients=[user.pk],
@@ -593,11 +595,16 @@ def order_decline(*, order_id: int, user, reason: str = "") -> Order:
     locked = Order.objects.select_for_update().filter(pk=order.pk, status=Status.DISPATCHED).first()
     if locked is None:
         raise InvalidTransition()
-    updated = Offer.objects.filter(order=order, volunteer__user=user, status=Offer.Status.OPEN).update(
-        status=Offer.Status.DECLINED, closed_at=timezone.now()
-    )
-    if updated != 1:
+    offer = Offer.objects.filter(order=order, volunteer__user=user, status=Offer.Status.OPEN).first()
+    if (
+        offer is None
+        or Offer.objects.filter(pk=offer.pk, status=Offer.Status.OPEN).update(
+            status=Offer.Status.DECLINED, closed_at=timezone.now()
+        )
+        != 1
+    ):
         raise InvalidTransition()
+    volunteer_record_add(volunteer_id=offer.volunteer_id, dropped=1)
     event = _record(order, "decline", Status.DISPATCHED, user, (reason or "").strip())
     publish(
         recipients=order.branch.secretaries.values_list("id", flat=True),
@@ -644,9 +651,10 @@ def order_release(*, order_id: int, user, reason: str = "") -> Order:
         fields={"volunteer": None, "claimed_at": None, "dispatched_at": timezone.now()},
     )
     # They may not be offered it again: record their offer as declined.
-    Offer.objects.filter(order=order, volunteer=releasing, status=Offer.Status.CLAIMED).update(
+    dropped = Offer.objects.filter(order=order, volunteer=releasing, status=Offer.Status.CLAIMED).update(
         status=Offer.Status.DECLINED, closed_at=timezone.now()
     )
+    volunteer_record_add(volunteer_id=releasing.pk, held=-1, dropped=dropped)
     _finish(order, "release", Status.CLAIMED, user, note, {"volunteer": releasing.pk})
     _forget_personal_data(order, releasing.user_id)
     publish(recipients=[releasing.user_id], kind="order.released", payload={"order": order.pk}, order_id=order.pk)
@@ -673,6 +681,8 @@ def order_complete(*, order_id: int, user, note: str, hours: Decimal) -> Order:
         guard=Q(volunteer_id=order.volunteer_id),
         fields={"completed_at": timezone.now(), "hours": hours, "completion_note": (note or "").strip()},
     )
+    assert order.volunteer_id is not None  # the guard above held
+    volunteer_record_add(volunteer_id=order.volunteer_id, held=-1, finished=1)
     return _finish(order, "complete", order.status, user, (note or "").strip(), {"hours": str(hours)})
 
 
@@ -691,6 +701,8 @@ def order_confirm(*, order_id: int, user, rating: int | None = None, comment: st
         Rating.objects.create(
             order=order, volunteer_id=order.volunteer_id, rating=rating, comment=(comment or "").strip()
         )
+        if order.volunteer_id is not None:
+            volunteer_record_add(volunteer_id=order.volunteer_id, rating=rating)
     note = (comment or "").strip() if user is not None else _("Closed automatically: not confirmed in time.")
     fresh = _finish(order, "confirm", order.status, user, note, {"rating": rating} if rating else {})
     # 愛心銀行: the volunteer's hours are credited in the same transaction as the close.
@@ -723,6 +735,7 @@ def order_reopen(*, order_id: int, user, reason: str) -> Order:
         },
     )
     if order.volunteer is not None:
+        volunteer_record_add(volunteer_id=order.volunteer.pk, finished=-1)
         _forget_personal_data(order, order.volunteer.user_id)
     return _finish(order, "reopen", order.status, user, note, {"volunteer": order.volunteer_id})
 

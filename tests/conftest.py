@@ -74,7 +74,10 @@ def _media_root(tmp_path, settings):
 def _no_throttle_state():
     from django.core.cache import cache
 
+    from matching.services import forget_cached
+
     cache.clear()
+    forget_cached()  # the matcher's per-process scopes: ids are reused once a test rolls back
 
 
 @pytest.fixture(autouse=True)

@@ -44,6 +44,7 @@ from timers.models import Step, TimerStep
 from timers.sla import Sla
 from volunteers.models import Area, Volunteer
 from volunteers.selectors import ancestor_ids
+from volunteers.services import volunteer_record_add
 
 logger = logging.getLogger(__name__)
 
@@ -379,6 +380,8 @@ def _widen(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
     lapsed_volunteers = list(lapsed.values_list("volunteer_id", "volunteer__user_id"))
     # EXPIRED, like DECLINED, keeps the volunteer from being offered this order again.
     lapsed.update(status=Offer.Status.EXPIRED, closed_at=now)
+    for volunteer_id in sorted({vid for vid, _uid in lapsed_volunteers}):  # in id order: no lock cycle
+        volunteer_record_add(volunteer_id=volunteer_id, dropped=1)
     publish(
         recipients=[uid for _vid, uid in lapsed_volunteers],
         kind="offer.withdrawn",

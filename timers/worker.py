@@ -1,7 +1,8 @@
 """The worker loop (Procfile `worker`, or embedded in daphne for the demo).
 
 Every second: relay outbox events whose after-commit push never happened, and deliver
-notifications (push, email, SMS). Every `TICK_SECONDS`: run the SLA timers. Nothing lives
+notifications (push, email, SMS). Every `TICK_SECONDS`: run the SLA timers and forget stale
+live locations (`volunteer_expire_live_locations`). Nothing lives
 only in this process's memory: a worker can be killed at any point and another (or the same,
 restarted) picks the work up from the database.
 """
@@ -25,6 +26,7 @@ from notifications.delivery.dispatch import deliveries_run
 from notifications.events import relay_unpushed
 from timers.digest import digest_send_if_due
 from timers.services import timers_tick
+from volunteers.services import volunteer_expire_live_locations
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class Worker:
             self._backlog = result.total > 0
             report["timers"] = result.fired
             report["digest"] = digest_send_if_due(now=now or timezone.now())
+            report["live_expired"] = volunteer_expire_live_locations(now=now)
         report["deliveries"] = deliveries_run(now=now or timezone.now(), worker=self.name)
         return report
 

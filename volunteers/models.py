@@ -119,6 +119,8 @@ class Volunteer(models.Model):
     # Weekly availability: {"mon": [["08:00", "12:00"]], ...}; empty = only when on duty.
     availability = models.JSONField(_("weekly availability"), default=dict, blank=True)
     # Last location streamed by the phone while on duty; the matcher prefers it while fresh.
+    # The position is cleared once it is older than LIVE_FRESH (the worker's sweep,
+    # `volunteer_expire_live_locations`); live_at stays as the time of the last ping.
     live_lat = models.FloatField(_("live latitude"), null=True, blank=True, validators=LAT_VALIDATORS)
     live_lng = models.FloatField(_("live longitude"), null=True, blank=True, validators=LNG_VALIDATORS)
     live_at = models.DateTimeField(_("live location time"), null=True, blank=True)
@@ -133,10 +135,36 @@ class Volunteer(models.Model):
             # ll_to_earth(lat, lng) for nearest-first walks (migration 0003, matching.candidates).
             models.Index(fields=["base_lat", "base_lng"], name="volunteer_base_latlng"),
             models.Index(fields=["live_lat", "live_lng"], name="volunteer_live_latlng"),
+            # The sweep that clears live positions once they are stale.
+            models.Index(fields=["live_at"], condition=models.Q(live_lat__isnull=False), name="volunteer_live_sweep"),
         ]
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class VolunteerRecord(models.Model):
+    """Running counts of a volunteer's record, for the matcher: what it would otherwise
+    aggregate over the volunteer's whole history for every candidate of every order.
+
+    Kept by the order lifecycle (`volunteers.services.volunteer_record_add`, called by
+    `orders.services` and the timers) in the same transaction as the change it counts, as
+    atomic increments. `volunteer_records_rebuild` recounts from the orders, offers and
+    ratings: after a bulk import, or as a check (`manage.py rebuild_volunteer_records`)."""
+
+    volunteer = models.OneToOneField(Volunteer, on_delete=models.CASCADE, primary_key=True, related_name="record")
+    held = models.IntegerField(_("orders held"), default=0, help_text=_("Claimed or in progress now."))
+    finished = models.IntegerField(_("orders finished"), default=0, help_text=_("Completed or closed."))
+    dropped = models.IntegerField(_("offers dropped"), default=0, help_text=_("Offers declined or let lapse."))
+    rating_count = models.IntegerField(_("ratings"), default=0)
+    rating_sum = models.IntegerField(_("sum of ratings"), default=0)
+
+    class Meta:
+        verbose_name = _("volunteer record")
+        verbose_name_plural = _("volunteer records")
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_id}: {self.held} held, {self.finished} finished"
 
 
 class LocationPing(models.Model):

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.errors import InvalidInput, NotPermitted, OrderError
-from volunteers.models import LocationPing, Skill, Volunteer
+from volunteers.models import LocationPing, Skill, Volunteer, VolunteerRecord
+
+# A live location counts for the matcher this long after the ping; then the base one does.
+LIVE_FRESH = timedelta(minutes=10)
 
 
 @transaction.atomic
@@ -86,3 +89,100 @@ def volunteer_record_location(*, user_id: int, lat: float, lng: float, accuracy_
             raise NotPermitted(_("Go on duty to share your location."))
         raise LocationTooFrequent(_("Location is sent too often."))
     return LocationPing.objects.create(volunteer_id=volunteer_id, lat=lat, lng=lng, accuracy_m=accuracy_m, at=now)
+
+
+@transaction.atomic
+def volunteer_expire_live_locations(*, now: datetime | None = None) -> int:
+    """Forget live positions older than LIVE_FRESH (the worker runs this every pass).
+
+    The matcher walks one spatial index over "the live position if there is one, else the
+    base", so a stale position must leave the row for the volunteer to be found at their base
+    again; until this runs the matcher still measures a stale volunteer from their base
+    (it checks `live_at`), it only finds them later in its walk. live_at stays: it is the time
+    of the last ping, which the location rate limit reads."""
+    cutoff = (now or timezone.now()) - LIVE_FRESH
+    return Volunteer.objects.filter(live_lat__isnull=False, live_at__lt=cutoff).update(live_lat=None, live_lng=None)
+
+
+# --- the volunteer's record (load, completions, dropped offers, ratings) ------------------------
+
+_RECORD_FIELDS = ("held", "finished", "dropped", "rating_count", "rating_sum")
+_REBUILD = """
+INSERT INTO {record} (volunteer_id, held, finished, dropped, rating_count, rating_sum)
+SELECT v.id,
+       (SELECT count(*) FROM {order} o WHERE o.volunteer_id = v.id AND o.status IN ({held})),
+       (SELECT count(*) FROM {order} o WHERE o.volunteer_id = v.id AND o.status IN ({finished})),
+       (SELECT count(*) FROM {offer} f WHERE f.volunteer_id = v.id AND f.status IN ({dropped})),
+       (SELECT count(*) FROM {rating} r WHERE r.volunteer_id = v.id),
+       (SELECT coalesce(sum(r.rating), 0) FROM {rating} r WHERE r.volunteer_id = v.id)
+  FROM {volunteer} v
+ WHERE {where}
+ON CONFLICT (volunteer_id) DO UPDATE SET {fields}
+"""
+
+
+def volunteer_record_add(
+    *, volunteer_id: int, held: int = 0, finished: int = 0, dropped: int = 0, rating: int | None = None
+) -> None:
+    """Count one change of the volunteer's record, inside the caller's transaction.
+
+    An atomic increment (concurrent changes of the same volunteer add up; the row lock is
+    taken last in every lifecycle transaction, after the order and its offers, so it adds no
+    lock cycle). A volunteer with no record yet (first order ever, or imported history) gets
+    one recounted from the source tables, which already include the caller's change."""
+    deltas = {"held": held, "finished": finished, "dropped": dropped}
+    if rating is not None:
+        deltas.update(rating_count=1, rating_sum=rating)
+    changes = {name: F(name) + delta for name, delta in deltas.items() if delta}
+    if not changes:
+        return
+    if VolunteerRecord.objects.filter(pk=volunteer_id).update(**changes) != 1:
+        volunteer_records_rebuild(volunteer_ids=[volunteer_id])
+
+
+@transaction.atomic
+def volunteer_records_rebuild(*, volunteer_ids: list[int] | None = None) -> int:
+    """Recount records from the orders, offers and ratings: all of them, or the given ones.
+
+    Safe beside live traffic: the rows (or, for a full rebuild on PostgreSQL, the table) are
+    locked before the recount, so a lifecycle change either committed before it (and is
+    counted) or adds its increment after it (on top of a count that left it out)."""
+    from orders.models import Offer, Order, Rating
+    from orders.states import HELD, Status
+
+    record = VolunteerRecord._meta.db_table
+    if volunteer_ids is not None:
+        ids = sorted(set(volunteer_ids))
+        if not ids:
+            return 0
+        VolunteerRecord.objects.bulk_create([VolunteerRecord(volunteer_id=i) for i in ids], ignore_conflicts=True)
+        list(VolunteerRecord.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+        where, where_params = f"v.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    else:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {record} IN EXCLUSIVE MODE")
+        where, where_params = "1 = 1", []
+    held = [s.value for s in HELD]
+    finished = [Status.COMPLETED.value, Status.CLOSED.value]
+    dropped = [Offer.Status.DECLINED.value, Offer.Status.EXPIRED.value]
+
+    def marks(values: list[str]) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    # Table names from the models and placeholders: nothing here comes from a user.
+    sql = _REBUILD.format(
+        record=record,
+        volunteer=Volunteer._meta.db_table,
+        order=Order._meta.db_table,
+        offer=Offer._meta.db_table,
+        rating=Rating._meta.db_table,
+        held=marks(held),
+        finished=marks(finished),
+        dropped=marks(dropped),
+        where=where,
+        fields=", ".join(f"{name} = excluded.{name}" for name in _RECORD_FIELDS),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*held, *finished, *dropped, *where_params])
+        return cursor.rowcount

@@ -11,7 +11,7 @@ from matching.services import rank_for_order
 from orders import services
 from orders.models import Offer, Order, Rating
 from tests.factories import BASE_LAT, BASE_LNG, AreaFactory, BranchFactory, OrderFactory, VolunteerFactory
-from tests.matching.conftest import go_live
+from tests.matching.conftest import go_live, imported_history
 from volunteers.models import Area
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +104,7 @@ def test_volunteer_at_capacity_is_left_out_and_load_counts_below_it(both_ways, a
     busy, half, idle = member("busy", 0.001, capacity=1), member("half", 0.001, capacity=2), member("idle", 0.003)
     for v in (busy, half):
         OrderFactory(resident=resident, volunteer=v, status="claimed")
+    imported_history()
     ranked = {r.volunteer_id: r for r in rank_for_order(accepted(), limit=10)}
     assert busy.pk not in ranked
     assert ranked[half.pk].details["held"] == 1 and ranked[half.pk].reasons["load"] == pytest.approx(0.5)
@@ -136,6 +137,7 @@ def test_record_and_rating_come_from_the_volunteers_orders(both_ways, accepted, 
         Rating.objects.create(order=done, volunteer=veteran, rating=stars)
     dropped = OrderFactory(resident=resident)
     Offer.objects.create(order=dropped, volunteer=veteran, mode="direct", status=Offer.Status.EXPIRED)
+    imported_history()
     ranked = {r.volunteer_id: r for r in rank_for_order(accepted(), limit=10)}
     vet = ranked[veteran.pk].details
     assert (vet["rating"], vet["ratings"], vet["finished"], vet["dropped"]) == (4.0, 2, 2, 1)
@@ -191,6 +193,7 @@ def test_query_count_does_not_grow_with_the_candidates(accepted, member, residen
         v = member(f"v{i}", 0.0001 * i)
         OrderFactory(resident=resident, volunteer=v, status="closed")
         Rating.objects.create(order=OrderFactory(resident=resident), volunteer=v, rating=4)
+    imported_history()
     with CaptureQueriesContext(connection) as many:
         assert len(rank_for_order(order, limit=30)) == 26
     assert len(many) == len(one)

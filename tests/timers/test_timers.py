@@ -11,6 +11,7 @@ from orders.models import Offer, Order, OrderEvent, Rating
 from timers.models import Step, TimerStep
 from timers.services import STALE, step_run, steps_claim
 from timers.sla import Sla
+from volunteers.models import VolunteerRecord
 
 
 def actions(order) -> list[str]:
@@ -118,6 +119,8 @@ class TestOfferWidening:
         tick(at(11))
         first = Offer.objects.get(order=order, volunteer=volunteer.volunteer)
         assert first.status == Offer.Status.EXPIRED
+        # Letting an offer lapse counts against the volunteer's reliability, like declining.
+        assert VolunteerRecord.objects.get(volunteer=volunteer.volunteer).dropped == 1
         open_now = list(
             Offer.objects.filter(order=order, status="open").values_list("volunteer__user__username", flat=True)
         )
