@@ -179,10 +179,9 @@ _WALK = """near AS (
                    LIMIT {walk}) v) c
     LEFT JOIN {record} r ON r.volunteer_id = c.id
    WHERE {filters}
-     -- A probe per walked row (a scalar subquery is never turned into a join that would
-     -- read every member of the scope first).
-     AND (SELECT true FROM {vb} vb WHERE vb.volunteer_id = c.id AND vb.branch_id = ANY(%(branches)s::bigint[])
-           LIMIT 1)
+     -- One index-only probe per walked row. (As EXISTS or IN, the planner turns it into a
+     -- join that first reads every member of the scope.)
+     AND ARRAY(SELECT vb.branch_id FROM {vb} vb WHERE vb.volunteer_id = c.id) && %(branches)s::bigint[]
    LIMIT {pool}
 )"""
 
@@ -196,12 +195,14 @@ _MEMBERS = """near AS (
    WHERE c.tier IS NOT NULL AND {filters}
 )"""
 
+# Per picked row: skills, load from the record, orders of the last weeks (counted as an array's
+# length: an aggregate re-initialised per row cost twice as much), the rest of the record.
 _RANKED = """
 WITH {near}
 SELECT n.id, n.user_id, n.lat, n.lng, n.live, n.tier, n.service_radius_km, n.capacity, n.on_duty, n.availability,
        {skills},
        coalesce(n.held, 0),
-       (SELECT count(*) FROM {order_t} o WHERE o.volunteer_id = n.id AND o.claimed_at >= %(recent)s),
+       cardinality(ARRAY(SELECT 1 FROM {order_t} o WHERE o.volunteer_id = n.id AND o.claimed_at >= %(recent)s)),
        coalesce(n.finished, 0), coalesce(n.dropped, 0), coalesce(n.rating_count, 0), coalesce(n.rating_sum, 0)
   FROM (SELECT * FROM near ORDER BY tier, dist, id LIMIT {pool}) n
  ORDER BY n.tier, n.dist, n.id
