@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from volunteers.models import Area, Branch, LocationPing, Skill, Volunteer
+from volunteers.models import Area, Branch, LocationPing, Skill, Volunteer, VolunteerRecord
 
 
 @admin.register(Area)
@@ -32,8 +32,24 @@ class BranchAdmin(admin.ModelAdmin):
         return branch.members.count()
 
 
+class VolunteerRecordInline(admin.StackedInline):
+    """The counts the lifecycle keeps (read-only: `manage.py rebuild_volunteer_records`
+    recounts them from the orders if they are ever in doubt)."""
+
+    model = VolunteerRecord
+    fields = readonly_fields = ["held", "finished", "dropped", "rating_count", "rating_sum"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Volunteer)
 class VolunteerAdmin(admin.ModelAdmin):
+    inlines = [VolunteerRecordInline]
     list_display = ["user", "on_duty", "capacity", "service_radius_km", "live_at"]
     list_filter = ["on_duty", "branches", "skills"]
     search_fields = ["user__username", "user__display_name"]

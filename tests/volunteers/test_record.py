@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from orders import services
@@ -96,10 +98,23 @@ def test_imported_history_is_recounted_on_the_first_change(submit, advance, volu
 
 
 @pytest.mark.django_db
-def test_rebuild_repairs_a_record_that_drifted(submit, advance, volunteer):
+def test_the_recount_command_repairs_a_record_that_drifted(submit, advance, volunteer, volunteer2):
     advance(submit(), "claimed")
     VolunteerRecord.objects.filter(volunteer__user=volunteer).update(held=7, dropped=3)
-    assert volunteer_records_rebuild() >= 1
+    out = StringIO()
+    call_command("rebuild_volunteer_records", stdout=out)
+    assert "Recounted 2 volunteer records." in out.getvalue()  # every volunteer, with or without history
+    assert stored(volunteer) == counted(volunteer) == (1, 0, 0, 0, 0)
+    assert VolunteerRecord.objects.filter(volunteer__user=volunteer2).exists()
+
+
+@pytest.mark.django_db
+def test_rebuild_of_some_volunteers_leaves_the_others_alone(submit, advance, volunteer, volunteer2):
+    advance(submit(), "claimed")
+    VolunteerRecord.objects.filter(volunteer__user=volunteer).update(held=7)
+    assert volunteer_records_rebuild(volunteer_ids=[volunteer2.volunteer.pk]) == 1
+    assert stored(volunteer) == (7, 0, 0, 0, 0)
+    assert volunteer_records_rebuild(volunteer_ids=[volunteer.volunteer.pk]) == 1
     assert stored(volunteer) == counted(volunteer) == (1, 0, 0, 0, 0)
 
 
