@@ -37,7 +37,8 @@ class VolunteerRecordInline(admin.StackedInline):
     recounts them from the orders if they are ever in doubt)."""
 
     model = VolunteerRecord
-    fields = readonly_fields = ["held", "finished", "dropped", "rating_count", "rating_sum"]
+    fields = ("held", "finished", "dropped", "rating_count", "rating_sum")
+    readonly_fields = fields
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
