@@ -7,6 +7,7 @@ library's great-circle distance and availability from a 15-minute stepping walk.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import h3
@@ -127,16 +128,14 @@ def test_an_identical_but_closer_volunteer_never_ranks_lower(world, t, twin_user
     order, pool, weights = world
     assume(pool)
     far = pool[0]
-    far = Candidate(**{**far.__dict__, "on_duty": True, "held": 0, "tier": far.tier or 0, "radius_m": 50_000})
+    far = replace(far, on_duty=True, held=0, tier=far.tier or 0, radius_m=50_000)
     assume(far.user_id != order.requester_user_id and far.volunteer_id not in order.declined)
-    near = Candidate(
-        **{
-            **far.__dict__,
-            "volunteer_id": 20_000,
-            "user_id": 100 + twin_user,
-            "lat": order.lat + t * (far.lat - order.lat),
-            "lng": order.lng + t * (far.lng - order.lng),
-        }
+    near = replace(
+        far,
+        volunteer_id=20_000,
+        user_id=100 + twin_user,
+        lat=order.lat + t * (far.lat - order.lat),
+        lng=order.lng + t * (far.lng - order.lng),
     )
     d_far = h3.great_circle_distance((order.lat, order.lng), (far.lat, far.lng), unit="m")
     d_near = h3.great_circle_distance((order.lat, order.lng), (near.lat, near.lng), unit="m")
