@@ -52,7 +52,7 @@ ORIGIN = "http://127.0.0.1"
 PASSWORD = "bench-realtime-pw"  # noqa: S105 - a throwaway account in a throwaway database
 UNUSABLE = "!"  # Django's mark for "no password": volunteers sign in by ticket only
 LAYERS = {
-    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "pubsub": "notifications.layers.PubSubChannelLayer",  # channels-redis pub/sub + batch send
     "core": "channels_redis.core.RedisChannelLayer",
 }
 

@@ -176,8 +176,16 @@ def _push(events: list[Event]) -> None:
 
 
 async def _send_all(layer: Any, events: list[Event], pushed: list[int]) -> None:
-    for event in events:
-        await layer.group_send(user_group(event.recipient_id), {"type": "outbox.event", "event": event.as_frame()})
+    messages = [(user_group(e.recipient_id), {"type": "outbox.event", "event": e.as_frame()}) for e in events]
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        # One pipelined round trip to Redis for the whole push (notifications/layers.py),
+        # in id order: each recipient still gets its events in order.
+        await send_many(messages)
+        pushed.extend(e.pk for e in events)
+        return
+    for event, (group, message) in zip(events, messages, strict=True):
+        await layer.group_send(group, message)
         pushed.append(event.pk)
 
 

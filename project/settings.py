@@ -168,7 +168,7 @@ REDIS_CONNECT_TIMEOUT = env_int("REDIS_CONNECT_TIMEOUT", 5)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": env_str("CHANNEL_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+            "BACKEND": env_str("CHANNEL_BACKEND", "notifications.layers.PubSubChannelLayer"),
             "CONFIG": {
                 "hosts": [
                     {
