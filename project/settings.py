@@ -277,6 +277,10 @@ REALTIME = {
     "REDIS_WATCHDOG_SECONDS": env_int("REALTIME_REDIS_WATCHDOG_SECONDS", 2),
     # Handshakes a process works on at once; the rest wait their turn (notifications/watchdog.py).
     "HANDSHAKE_CONCURRENCY": env_int("REALTIME_HANDSHAKE_CONCURRENCY", 128),
+    # Daphne processes (project/runtime.py): the young-generation GC threshold, with startup
+    # objects frozen, and the GIL switch interval in ms (Python's is 5). 0 keeps Python's default.
+    "GC_THRESHOLD": env_int("REALTIME_GC_THRESHOLD", 10_000),
+    "SWITCH_INTERVAL_MS": env_int("REALTIME_SWITCH_INTERVAL_MS", 1),
 }
 
 # --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------
