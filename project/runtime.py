@@ -1,8 +1,8 @@
 """Process-wide tuning for the daphne processes (called once from project/asgi.py).
 
-Garbage collection: with 2,000 sockets a daphne process holds ~750,000 tracked objects, and
-every full (generation 2) collection walks all of them: ~300 ms during which the event loop
-delivers nothing. Python's default thresholds (700, 10, 10) promote each request's objects
+Garbage collection: with 2,000 sockets a daphne process holds several hundred thousand tracked
+objects, and every full (generation 2) collection walks all of them: 300-400 ms measured, during
+which the event loop delivers nothing. Python's default thresholds (700, 10, 10) promote each request's objects
 into the old generation, so under a steady trickle of dispatches and claims a full collection
 came every few seconds (docs/performance.md, Realtime). Two measures:
 
@@ -13,8 +13,9 @@ came every few seconds (docs/performance.md, Realtime). Two measures:
   only after 100 middle ones. Cyclic garbage is still collected; it may wait longer.
 
 Thread switching: a request's view runs on a worker thread while the event loop delivers the
-frames its push produced; with Python's 5 ms switch interval the loop waited up to 5 ms for the
-GIL after each socket write. REALTIME["SWITCH_INTERVAL_MS"] shortens that wait.
+frames its push produced; with Python's 5 ms switch interval the loop can wait up to 5 ms for
+the GIL each time it gave it up (a socket write, a select). REALTIME["SWITCH_INTERVAL_MS"]
+shortens that wait; measured, it cut the tails of offers and claims (docs/performance.md).
 """
 
 from __future__ import annotations
