@@ -40,3 +40,8 @@ class BareConsumer(AsyncWebsocketConsumer):
 
 
 application = ProtocolTypeRouter({"websocket": URLRouter([path("ws/", BareConsumer.as_asgi())])})
+
+# The same garbage-collection policy as project/asgi.py: the ratio compares consumers, not GCs.
+from project.runtime import tune_process  # noqa: E402
+
+tune_process()

@@ -31,6 +31,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from notifications.events import call_holding_pushes
 from notifications.groups import user_group
 from notifications.realtime import cached_cursor, current_cursor, events_after
 from notifications.watchdog import handshake_slot, register, unregister
@@ -163,13 +164,20 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             # Off the shared database thread: claims of different phones run side by side and
-            # the conditional UPDATE in the service decides between them.
-            await database_sync_to_async(order_claim, thread_sensitive=False)(order_id=order, user=self.user)
+            # the conditional UPDATE in the service decides between them. The reply goes out as
+            # soon as the claim has committed; its push (withdrawals, the address to the winner)
+            # right after it (notifications.events.call_holding_pushes).
+            _claimed, push = await database_sync_to_async(call_holding_pushes, thread_sensitive=False)(
+                order_claim, order_id=order, user=self.user
+            )
         except OrderError as exc:
             await self.send_json({"type": "claim.result", "ref": ref, "order": order, "ok": False, "code": exc.code})
             return
         # The address and phone come separately as `order.assigned`, from the outbox.
-        await self.send_json({"type": "claim.result", "ref": ref, "order": order, "ok": True, "code": None})
+        try:
+            await self.send_json({"type": "claim.result", "ref": ref, "order": order, "ok": True, "code": None})
+        finally:
+            await database_sync_to_async(push, thread_sensitive=False)()
 
     async def on_location(self, frame: dict[str, Any]) -> None:
         lat, lng, accuracy = frame.get("lat"), frame.get("lng"), frame.get("accuracy")

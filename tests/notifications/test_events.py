@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from notifications.events import publish
+from notifications.events import call_holding_pushes, publish
 from notifications.models import Event
 from orders import services
 from tests.notifications.conftest import db, drain, kinds, open_socket, run
@@ -200,3 +200,22 @@ def test_an_offer_carrying_personal_data_is_refused_before_it_is_written(volunte
     with pytest.raises(ValueError, match="personal data"):
         publish(recipients=[volunteer.pk], kind="offer.new", payload={"order": 1, "detail": {"contact_phone": "1"}})
     assert not Event.objects.exists()
+
+
+def test_a_held_push_is_sent_only_when_the_caller_runs_it(volunteer):
+    def change() -> list[Event]:
+        with transaction.atomic():
+            return publish(recipients=[volunteer.pk], kind="order.notice", payload={"order": 1})
+
+    async def scenario():
+        sock, _, _ = await open_socket(volunteer)
+        events, push = await db(call_holding_pushes)(change)
+        assert await sock.receive_nothing()  # committed, not pushed yet
+        assert await db(lambda: Event.objects.get(pk=events[0].pk).pushed_at)() is None
+        await db(push)()
+        frames = await drain(sock)
+        assert [f["id"] for f in frames] == [events[0].pk]
+        assert await db(lambda: Event.objects.get(pk=events[0].pk).pushed_at)() is not None
+        await sock.disconnect()
+
+    run(scenario)
