@@ -8,7 +8,7 @@ from orders.errors import OrderNotFound
 from orders.models import Offer, Order
 from orders.states import Role
 from volunteers.models import Area, Branch
-from volunteers.selectors import ancestor_ids, staff_area_ids
+from volunteers.selectors import staff_area_ids
 
 # Roles that may see the resident's phone and exact address (DESIGN.md, Privacy).
 PERSONAL_DATA_ROLES = frozenset({Role.RESIDENT, Role.SECRETARY, Role.STAFF, Role.ASSIGNED})
@@ -23,14 +23,19 @@ def roles_for(user, order: Order) -> set[Role]:
         roles.add(Role.RESIDENT)
     if order.branch.secretaries.filter(pk=user.pk).exists():
         roles.add(Role.SECRETARY)
-    if Area.objects.filter(pk__in=ancestor_ids(order.branch.area), staff=user).exists():
+    # Staff of the branch's area or of an area above it (the tree is three levels deep): one
+    # query, where walking up the tree cost one per level.
+    area_id = order.branch.area_id
+    if (
+        Area.objects.filter(staff=user)
+        .filter(Q(pk=area_id) | Q(children__pk=area_id) | Q(children__children__pk=area_id))
+        .exists()
+    ):
         roles.add(Role.STAFF)
-    volunteer = getattr(user, "volunteer", None)
-    if volunteer is not None:
-        if order.volunteer_id == volunteer.pk:
-            roles.add(Role.ASSIGNED)
-        if Offer.objects.filter(order=order, volunteer=volunteer, status=Offer.Status.OPEN).exists():
-            roles.add(Role.OFFERED)
+    if order.volunteer_id is not None and order.volunteer is not None and order.volunteer.user_id == user.pk:
+        roles.add(Role.ASSIGNED)
+    if Offer.objects.filter(order=order, volunteer__user=user, status=Offer.Status.OPEN).exists():
+        roles.add(Role.OFFERED)
     return roles
 
 

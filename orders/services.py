@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,7 +47,7 @@ from orders.selectors import desk_branch_ids, roles_for
 from orders.states import HELD, TRANSITIONS, Role, Status, may
 from timebank.services import timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
-from volunteers.selectors import ancestor_ids, branch_for_area, descendant_ids, distance_m, grid_for_point
+from volunteers.selectors import branch_for_area, distance_m, grid_for_point
 from volunteers.services import volunteer_record_add
 
 SYSTEM_ROLES = frozenset({Role.SYSTEM})
@@ -231,30 +231,33 @@ def _make_offers(
     return created
 
 
-def _street_of(branch: Branch) -> int:
-    return ancestor_ids(branch.area)[-1]
+def _street_id(area_id: int) -> int:
+    """The street above an area (or the area itself if it is one), in one query."""
+    row = Area.objects.filter(pk=area_id).values_list("parent__parent_id", "parent_id", "id").first()
+    return next(a for a in row if a is not None) if row else area_id
 
 
 def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list[Volunteer]:
     """Volunteers a secretary names must be real, inside the street, not the requester, not
-    already refused this order and below capacity."""
-    volunteers = {v.pk: v for v in Volunteer.objects.filter(pk__in=volunteer_ids).select_related("user")}
-    scope = descendant_ids([_street_of(order.branch)])
-    in_scope = set(
-        Volunteer.objects.filter(pk__in=volunteer_ids, branches__area_id__in=scope).values_list("id", flat=True)
+    already refused this order and below capacity. One query for all of them (a pool of 20):
+    membership of a branch anywhere in the street, a refused offer, and the load from their
+    record (the claim counts again under its lock)."""
+    street = _street_id(order.branch.area_id)
+    in_street = Volunteer.branches.through.objects.filter(volunteer_id=OuterRef("pk")).filter(
+        Q(branch__area_id=street) | Q(branch__area__parent_id=street) | Q(branch__area__parent__parent_id=street)
     )
-    declined = set(
-        Offer.objects.filter(order=order, status__in=[Offer.Status.DECLINED, Offer.Status.EXPIRED]).values_list(
-            "volunteer_id", flat=True
-        )
+    refused = Offer.objects.filter(
+        order=order, volunteer_id=OuterRef("pk"), status__in=[Offer.Status.DECLINED, Offer.Status.EXPIRED]
     )
-    # One grouped count for everyone named, not one COUNT per volunteer (a pool of 20).
-    held = dict(
-        Order.objects.filter(volunteer_id__in=volunteer_ids, status__in=[s.value for s in HELD])
-        .values("volunteer_id")
-        .annotate(n=Count("id"))
-        .values_list("volunteer_id", "n")
+    found = (
+        Volunteer.objects.filter(pk__in=volunteer_ids)
+        .select_related("user", "record")
+        .annotate(in_street=Exists(in_street), refused=Exists(refused))
     )
+    volunteers = {v.pk: v for v in found}
+    in_scope = {v.pk for v in volunteers.values() if v.in_street}  # type: ignore[attr-defined]
+    declined = {v.pk for v in volunteers.values() if v.refused}  # type: ignore[attr-defined]
+    held = {v.pk: v.record.held for v in volunteers.values() if hasattr(v, "record")}
     errors = []
     for vid in volunteer_ids:
         v = volunteers.get(vid)
