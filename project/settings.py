@@ -152,9 +152,7 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Parameters travel apart from the SQL (psycopg's server-side binding) instead of being
         # quoted into it in Python: a 20-volunteer dispatch spent 8 of its 33 ms merging them.
-        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-            "DB_SERVER_SIDE_BINDING", True
-        )
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", True)
 else:
     DATABASES = {"default": _SQLITE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
