@@ -74,7 +74,10 @@ def _env(layer: str | None = None) -> dict[str, str]:
         "DATABASE_URL": f"{_server_url()}/{DB_NAME}",
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "SANDAN_EMBEDDED_WORKER": "0",
-        "DEBUG": "1",
+        # As in production: with DEBUG on, Django formats and keeps every query it runs.
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-not-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         # Keep the connection of daphne's database thread: one connect per DB call would dominate.
         "DB_CONN_MAX_AGE": "60",
