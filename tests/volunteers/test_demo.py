@@ -6,7 +6,10 @@ from django.db.models import Count
 
 from orders.models import Order, Rating
 from volunteers.demo import DEMO_PASSWORD, load_demo
-from volunteers.models import Area, Branch, Volunteer
+from volunteers.models import Area, Branch, Volunteer, VolunteerRecord
+from volunteers.services import volunteer_records_rebuild
+
+RECORD = ("volunteer_id", "held", "finished", "dropped", "rating_count", "rating_sum")
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +44,14 @@ def test_demo_city_is_realistic_and_loading_twice_changes_nothing():
     closed = Order.objects.filter(status="closed").first()
     stamps = [e.at for e in closed.events.order_by("id")]
     assert stamps == sorted(stamps) and closed.created_at <= closed.closed_at
+    # 520 orders driven through the real services: every volunteer's record, kept as the
+    # lifecycle went, equals a recount from the orders, offers and ratings.
+    kept = set(VolunteerRecord.objects.values_list(*RECORD))
+    assert len(kept) > 100
+    volunteer_records_rebuild()
+    assert set(VolunteerRecord.objects.exclude(held=0, finished=0, dropped=0, rating_count=0).values_list(*RECORD)) == {
+        row for row in kept if any(row[1:])
+    }
 
     again = load_demo(orders=520)
     assert not again.created
