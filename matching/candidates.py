@@ -33,7 +33,6 @@ from django.db.models import Count, Q
 
 from matching.ranking import Candidate, Slot, distance_m
 from orders.models import Offer, Order
-from orders.states import HELD, Status
 from volunteers.models import Volunteer, VolunteerRecord
 from volunteers.services import LIVE_FRESH
 
@@ -46,8 +45,6 @@ WALK_LIMIT = 1_500
 # Scopes with at most this many members are read through their memberships.
 MEMBERS_FIRST_MAX = 500
 
-HELD_STATUSES = tuple(sorted(s.value for s in HELD))
-FINISHED_STATUSES = (Status.COMPLETED.value, Status.CLOSED.value)
 DROPPED_OFFERS = (Offer.Status.DECLINED.value, Offer.Status.EXPIRED.value)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
