@@ -79,8 +79,8 @@ def _env(layer: str | None = None) -> dict[str, str]:
         "SECRET_KEY": "bench-only-not-secret",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
-        # Keep the connection of daphne's database thread: one connect per DB call would dominate.
-        "DB_CONN_MAX_AGE": "60",
+        # As in production: PostgreSQL through the per-process pool (project/settings.py).
+        "DB_CONN_MAX_AGE": "0",
         "REALTIME_TICKET_SECONDS": "600",
         "ORDER_SUBMIT_RATE": "100000/hour",
     }

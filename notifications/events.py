@@ -111,13 +111,20 @@ class _Batch:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        # Whether some rows were written inside a savepoint, which may have rolled back alone.
+        self.in_savepoint = False
 
     def flush(self) -> None:
         held = _held_pushes.get()
         if held is not None:
             held.append(self)  # committed; `call_holding_pushes`' caller pushes it
             return
-        _push(self.events)
+        self.push()
+
+    def push(self) -> None:
+        # Rows written outside any savepoint committed with the transaction that runs this
+        # callback: no need to ask the database which of them exist (a read before every push).
+        _push(self.events, committed=not self.in_savepoint)
 
 
 # Set while `call_holding_pushes` runs: after-commit pushes are collected here instead of run.
@@ -142,7 +149,7 @@ def call_holding_pushes(fn: Callable[..., T], /, **kwargs: Any) -> tuple[T, Call
 
     def push() -> None:
         for batch in held:
-            _push(batch.events)
+            batch.push()
 
     return result, push
 
@@ -155,7 +162,8 @@ def _push_after_commit(events: list[Event]) -> None:
     lives on the connection while its callback is still pending in Django's `run_on_commit`:
     a rollback drops the callback (and so the batch), and a later transaction starts a new one.
     Rows of a rolled-back savepoint may sit in a live batch; they no longer exist, and the
-    push skips rows it cannot mark (see `_push`), so nothing is sent for them.
+    push of a batch with rows from a savepoint skips rows it cannot find (see `_push`), so
+    nothing is sent for them.
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -167,6 +175,8 @@ def _push_after_commit(events: list[Event]) -> None:
         connection._sandan_outbox_batch = batch  # type: ignore[attr-defined]
         transaction.on_commit(batch.flush)
     batch.events.extend(events)
+    if connection.savepoint_ids:
+        batch.in_savepoint = True
 
 
 def push_events(event_ids: list[int]) -> None:
@@ -175,11 +185,12 @@ def push_events(event_ids: list[int]) -> None:
         _push(list(Event.objects.filter(pk__in=event_ids, pushed_at__isnull=True).order_by("id")))
 
 
-def _push(events: list[Event]) -> None:
+def _push(events: list[Event], *, committed: bool = False) -> None:
     """Hand committed events to the channel layer, in id order, then mark them pushed.
 
-    Only rows that exist and are still unpushed are sent: a row of a rolled-back savepoint is
-    gone and sends nothing. A channel-layer failure (Redis down) is logged and leaves the rest
+    Unless the caller knows every row `committed` (and a later mark is harmless), only rows
+    that exist and are still unpushed are sent: a row of a rolled-back savepoint is gone and
+    sends nothing. A channel-layer failure (Redis down) is logged and leaves the rest
     unmarked for the relay, as does a process dying before the mark: the change itself has
     committed and must not be undone by a delivery problem. A row sent twice (the relay racing
     a slow push) is dropped by the consumer and the client by its id.
@@ -187,13 +198,15 @@ def _push(events: list[Event]) -> None:
     if not events:
         return
     unpushed = Event.objects.filter(pk__in={e.pk for e in events}, pushed_at__isnull=True).order_by("id")
-    if connection.vendor == "sqlite":
+    if committed:
+        todo = sorted(events, key=lambda e: e.pk)
+    elif connection.vendor == "sqlite":
         # Read back: SQLite may give a rolled-back savepoint's id to a later row of the batch.
         todo = list(unpushed)
     else:
         # Sequences never hand out an id twice: the ids alone say which rows committed.
-        committed = set(unpushed.values_list("id", flat=True))
-        todo = sorted((e for e in events if e.pk in committed), key=lambda e: e.pk)
+        existing = set(unpushed.values_list("id", flat=True))
+        todo = sorted((e for e in events if e.pk in existing), key=lambda e: e.pk)
     if not todo:
         return
     pushed: list[int] = []

@@ -15,26 +15,54 @@ PERSONAL_DATA_ROLES = frozenset({Role.RESIDENT, Role.SECRETARY, Role.STAFF, Role
 
 
 def roles_for(user, order: Order) -> set[Role]:
-    """The caller's relations to one order."""
+    """The caller's relations to one order (for an order read without `with_roles`)."""
     if not user.is_authenticated:
         return set()
+    annotated = with_roles(Order.objects.filter(pk=order.pk), user).values(*_ROLE_FLAGS).first()
+    if annotated is None:
+        return set()
+    return _roles(user, order, annotated)
+
+
+# Each relation that needs a look beyond the order row, as an EXISTS the order's read carries:
+# one statement for the order and the caller's roles instead of one per relation.
+_ROLE_FLAGS = ("as_secretary", "as_staff", "as_offered")
+
+
+def with_roles(orders: QuerySet[Order], user) -> QuerySet[Order]:
+    """`orders` annotated with the caller's relations to each; read them with `roles_of`."""
+    uid: int = user.pk if user.is_authenticated else 0  # 0: nobody's id; an anonymous caller has no roles
+    area = OuterRef("branch__area_id")
+    return orders.annotate(
+        as_secretary=Exists(Branch.secretaries.through.objects.filter(branch_id=OuterRef("branch_id"), user_id=uid)),
+        # Staff of the branch's area or of an area above it (the tree is three levels deep).
+        as_staff=Exists(
+            Area.objects.filter(staff=uid).filter(Q(pk=area) | Q(children__pk=area) | Q(children__children__pk=area))
+        ),
+        as_offered=Exists(
+            Offer.objects.filter(order_id=OuterRef("pk"), volunteer__user_id=uid, status=Offer.Status.OPEN)
+        ),
+    )
+
+
+def roles_of(user, order: Order) -> set[Role]:
+    """The caller's relations to an order read through `with_roles`."""
+    if not user.is_authenticated:
+        return set()
+    return _roles(user, order, {flag: getattr(order, flag) for flag in _ROLE_FLAGS})
+
+
+def _roles(user, order: Order, flags: dict[str, bool]) -> set[Role]:
     roles: set[Role] = set()
     if order.resident_id == user.pk:
         roles.add(Role.RESIDENT)
-    if order.branch.secretaries.filter(pk=user.pk).exists():
+    if flags["as_secretary"]:
         roles.add(Role.SECRETARY)
-    # Staff of the branch's area or of an area above it (the tree is three levels deep): one
-    # query, where walking up the tree cost one per level.
-    area_id = order.branch.area_id
-    if (
-        Area.objects.filter(staff=user)
-        .filter(Q(pk=area_id) | Q(children__pk=area_id) | Q(children__children__pk=area_id))
-        .exists()
-    ):
+    if flags["as_staff"]:
         roles.add(Role.STAFF)
     if order.volunteer_id is not None and order.volunteer is not None and order.volunteer.user_id == user.pk:
         roles.add(Role.ASSIGNED)
-    if Offer.objects.filter(order=order, volunteer__user=user, status=Offer.Status.OPEN).exists():
+    if flags["as_offered"]:
         roles.add(Role.OFFERED)
     return roles
 
@@ -70,14 +98,16 @@ def order_list(user, *, status: str | None = None, role: str | None = None) -> Q
 def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
     """One order and the caller's roles on it; 404 when the caller has none."""
     order = (
-        Order.objects.select_related("category", "branch__area", "volunteer__user", "resident", "grid")
+        with_roles(
+            Order.objects.select_related("category", "branch__area", "volunteer__user", "resident", "grid"), user
+        )
         .filter(pk=order_id)
         .order_by()  # one row by key: no sort (it cost ~3 ms a call with these joins)
         .first()
     )
     if order is None:
         raise OrderNotFound()
-    roles = roles_for(user, order)
+    roles = roles_of(user, order)
     if not roles:
         raise OrderNotFound()
     return order, roles

@@ -24,7 +24,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,7 +44,7 @@ from orders.errors import (
 )
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
 from orders.payloads import event_payload, offer_payload, order_payload
-from orders.selectors import desk_branch_ids, roles_for
+from orders.selectors import desk_branch_ids, roles_for, roles_of, with_roles
 from orders.states import HELD, TRANSITIONS, Role, Status, may
 from timebank.services import timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
@@ -69,27 +70,25 @@ _RESIDENT_NOTICES = {
 
 
 def _load(order_id: int, user) -> tuple[Order, set[Role]]:
-    """The order and the caller's roles on it; 404 when the caller has none (as
+    """The order and the caller's roles on it, in one read; 404 when the caller has none (as
     `order_get_for`, with the services' lighter read)."""
-    order = _fetch(order_id)
     if user is None:
-        return order, set(SYSTEM_ROLES)
-    roles = roles_for(user, order)
+        return _fetch(order_id), set(SYSTEM_ROLES)
+    order = _fetch(order_id, viewer=user)
+    roles = roles_of(user, order)
     if not roles:
         raise OrderNotFound()
     return order, roles
 
 
-def _fetch(order_id: int) -> Order:
+def _fetch(order_id: int, *, viewer=None) -> Order:
     # What services and payloads read, no more: each further join (the volunteer's and the
     # resident's user rows) and the model's ordering cost ORM and planner time on every
     # transition; 2.2 instead of 7.5 ms a call measured (docs/performance.md, Realtime).
-    order = (
-        Order.objects.select_related("category", "branch__area", "volunteer", "grid")
-        .filter(pk=order_id)
-        .order_by()
-        .first()
-    )
+    orders = Order.objects.select_related("category", "branch__area", "volunteer", "grid")
+    if viewer is not None:
+        orders = with_roles(orders, viewer)  # the viewer's roles come with the row
+    order = orders.filter(pk=order_id).order_by().first()
     if order is None:
         raise OrderNotFound()
     return order
@@ -114,7 +113,7 @@ def _move(
     """The conditional UPDATE. `guard` restates what the permission check relied on."""
     target = TRANSITIONS[action].target
     condition = Q(pk=order.pk, status=order.status) & (guard or Q())
-    won = Order.objects.filter(condition).update(status=target, updated_at=timezone.now(), **(fields or {}))
+    won = Order.objects.filter(condition).update(**{"status": target, "updated_at": timezone.now(), **(fields or {})})
     if won != 1:
         raise lost()
 
@@ -150,8 +149,19 @@ def _announce(order: Order, event: OrderEvent, actor) -> None:
         )
 
 
-def _finish(order: Order, action: str, from_status: str, actor, note: str = "", data: dict | None = None) -> Order:
-    fresh = _fetch(order.pk)
+def _finish(
+    order: Order,
+    action: str,
+    from_status: str,
+    actor,
+    note: str = "",
+    data: dict | None = None,
+    *,
+    reread: bool = True,
+) -> Order:
+    """The timeline row and its announcement. `reread=False` when the caller's `order` already
+    holds every value its UPDATE wrote (a dispatch, on the hot path of an offer)."""
+    fresh = _fetch(order.pk) if reread else order
     event = _record(fresh, action, from_status, actor, note, data)
     _announce(fresh, event, actor)
     return fresh
@@ -231,10 +241,9 @@ def _make_offers(
     return created
 
 
-def _street_id(area_id: int) -> int:
-    """The street above an area (or the area itself if it is one), in one query."""
-    row = Area.objects.filter(pk=area_id).values_list("parent__parent_id", "parent_id", "id").first()
-    return next(a for a in row if a is not None) if row else area_id
+def _street_of(area_id: int) -> Subquery:
+    """The street above an area (or the area itself if it is one), as a subquery."""
+    return Subquery(Area.objects.filter(pk=area_id).values(street=Coalesce("parent__parent_id", "parent_id", "id"))[:1])
 
 
 def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list[Volunteer]:
@@ -242,7 +251,7 @@ def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list
     already refused this order and below capacity. One query for all of them (a pool of 20):
     membership of a branch anywhere in the street, a refused offer, and the load from their
     record (the claim counts again under its lock)."""
-    street = _street_id(order.branch.area_id)
+    street = _street_of(order.branch.area_id)
     in_street = Volunteer.branches.through.objects.filter(volunteer_id=OuterRef("pk")).filter(
         Q(branch__area_id=street) | Q(branch__area__parent_id=street) | Q(branch__area__parent__parent_id=street)
     )
@@ -486,11 +495,16 @@ def order_dispatch(
     _check("dispatch", order, roles)
     chosen, ranks = _choose_for_dispatch(order, mode=mode, volunteer=volunteer, volunteers=volunteers, top=top)
     now = timezone.now()
-    _move(order, "dispatch", guard=Q(branch_id=order.branch_id), fields={"dispatch_mode": mode, "dispatched_at": now})
-    # The order row is ours now: no concurrent dispatch or recall can interleave with the offers.
+    moved = {"dispatch_mode": mode, "dispatched_at": now, "updated_at": now}
+    _move(order, "dispatch", guard=Q(branch_id=order.branch_id), fields=moved)
+    # The order row is ours now: no concurrent dispatch or recall can interleave with the
+    # offers, and what the UPDATE wrote is known, so the row need not be read again.
     order.status = Status.DISPATCHED
+    for name, value in moved.items():
+        setattr(order, name, value)
     _make_offers(order, chosen, mode, ranks=ranks)
-    return _finish(order, "dispatch", Status.ACCEPTED, user, "", {"mode": mode, "offered": [v.pk for v in chosen]})
+    offered = {"mode": mode, "offered": [v.pk for v in chosen]}
+    return _finish(order, "dispatch", Status.ACCEPTED, user, "", offered, reread=False)
 
 
 def _choose_for_dispatch(

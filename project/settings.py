@@ -149,6 +149,20 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0), conn_health_checks=True
         )
     }
+    # PostgreSQL through a pool of connections per process (psycopg_pool, Django's `pool`
+    # option). Under daphne every HTTP request runs on a thread of its own and Django keeps a
+    # connection per thread, so without a pool each request opened a new connection, however
+    # DB_CONN_MAX_AGE was set (docs/performance.md, Realtime).
+    _pool_size = env_int("DB_POOL_MAX_SIZE", 20)
+    if _pool_size > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            raise ImproperlyConfigured("DB_CONN_MAX_AGE needs DB_POOL_MAX_SIZE=0: the pool keeps connections itself")
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            # How long a request waits for a free connection before it fails instead of hanging.
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
 else:
     DATABASES = {"default": _SQLITE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -65,6 +65,20 @@ def _fail_missing_service():
     pytest.fail("CI must provide PostgreSQL and Redis")
 
 
+# The race tests run up to 32 threads at once, each holding a connection of its own, as 32
+# daphne threads would; production sizes each process's pool with DB_POOL_MAX_SIZE.
+_CROWD_CONNECTIONS = 64
+
+
+@pytest.fixture(autouse=True)
+def _pool_fits_the_crowd():
+    from django.db import connection
+
+    pool = getattr(connection, "pool", None)  # PostgreSQL with the pool only
+    if pool is not None and pool.max_size < _CROWD_CONNECTIONS:
+        pool.resize(pool.min_size, _CROWD_CONNECTIONS)
+
+
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"

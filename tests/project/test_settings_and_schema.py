@@ -36,6 +36,13 @@ def test_nonsense_boolean_is_refused():
     assert "DEBUG must be a boolean" in result.stderr
 
 
+def test_persistent_connections_beside_the_pool_are_refused():
+    # The pool keeps PostgreSQL connections itself; Django refuses both at once, later and less clearly.
+    result = _check({"DATABASE_URL": "postgres://sandan@127.0.0.1:5432/sandan", "DB_CONN_MAX_AGE": "60"})
+    assert result.returncode != 0
+    assert "DB_CONN_MAX_AGE needs DB_POOL_MAX_SIZE=0" in result.stderr
+
+
 def test_in_memory_layer_with_debug_off_is_a_system_check_warning():
     env = {"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "sandan.example", "REDIS_URL": ""}
     result = _check(env)
