@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/daphne -b 127.0.0.1 -p 8000 project.asgi:application
+	$(BIN)/python -m project.serve -b 127.0.0.1 -p 8000 project.asgi:application
 
 # The whole suite. With DATABASE_URL / REDIS_URL set (as .ci/run does) it runs on PostgreSQL and Redis.
 test: $(STAMP) browser

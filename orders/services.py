@@ -243,7 +243,8 @@ def _make_offers(
 
 def _street_of(area_id: int) -> Subquery:
     """The street above an area (or the area itself if it is one), as a subquery."""
-    return Subquery(Area.objects.filter(pk=area_id).values(street=Coalesce("parent__parent_id", "parent_id", "id"))[:1])
+    street = Coalesce("parent__parent_id", "parent_id", "id")
+    return Subquery(Area.objects.filter(pk=area_id).order_by().values(street=street)[:1])
 
 
 def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list[Volunteer]:
@@ -260,7 +261,7 @@ def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list
     )
     found = (
         Volunteer.objects.filter(pk__in=volunteer_ids)
-        .select_related("user", "record")
+        .select_related("record")
         .annotate(in_street=Exists(in_street), refused=Exists(refused))
     )
     volunteers = {v.pk: v for v in found}

@@ -102,7 +102,7 @@ def server(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # daphne must never run with it
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+            [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -69,7 +69,7 @@ def start_daphne(port: int, *, redis_url: str, prefix: str, **extra_env: str) ->
         **extra_env,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
