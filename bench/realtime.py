@@ -1,7 +1,7 @@
 """Benchmark of the realtime path (not a test): prints figures, asserts nothing.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/x REDIS_URL=redis://127.0.0.1:6379/3 \
-        .venv/bin/python bench/realtime.py [--sockets 2000] [--pool 20] [--rounds 30] \
+        .venv/bin/python bench/realtime.py [--sockets 2000] [--pool 20] [--rounds 30] [--warmup 10] \
         [--fanout 1000] [--fanout-rounds 10] [--layers pubsub,core]
 
 Loopback only, on PostgreSQL and Redis. In a dedicated database (`sandan_bench_realtime` on the
@@ -16,6 +16,8 @@ daphne processes, ours (`project.asgi`) and a bare Channels consumer that only f
 - memory per idle socket: RSS growth of our daphne process / sockets;
 - pool offer: with every socket connected, the desk dispatches (POST /api/v1/orders/{id}/dispatch,
   mode pool) to `--pool` of them: time from the request until the offer is on the last phone;
+  after `--warmup` rounds that are not counted (the first garbage collection through the
+  storm's objects, prepared statements), so the figures are the steady state;
 - claim: one of them sends `claim` over its socket: time until `claim.result`;
 - fan-out: one event published (outbox rows + push, as `notifications.events.publish` does) to
   `--fanout` of our sockets, until the last one has it; the same fan-out through the bare
@@ -370,8 +372,10 @@ def run_layer(layer: str, args: argparse.Namespace, seeded: dict[str, Any], orde
                 # Pool offers and claims, with every socket connected.
                 by_volunteer = dict(zip(live_vols, phones, strict=True))
                 offer_lat, claim_lat = [], []
-                for r, order_id in enumerate(order_ids[: args.rounds]):
-                    pool = live_vols[r * args.pool : (r + 1) * args.pool]
+                for r, order_id in enumerate(order_ids[: args.warmup + args.rounds]):
+                    # Warm-up rounds offer to the same volunteers as the first measured ones.
+                    at = r - args.warmup if r >= args.warmup else r
+                    pool = live_vols[at * args.pool : (at + 1) * args.pool]
                     if len(pool) < args.pool:
                         break
                     waits = [by_volunteer[v].wait(("offer", order_id)) for v in pool]
@@ -387,13 +391,16 @@ def run_layer(layer: str, args: argparse.Namespace, seeded: dict[str, Any], orde
                     if status != 200:
                         raise RuntimeError(f"dispatch failed: {status} {body}")
                     arrived = await asyncio.wait_for(asyncio.gather(*waits), 60)
-                    offer_lat.append(max(arrived) - t0)
+                    if r >= args.warmup:
+                        offer_lat.append(max(arrived) - t0)
                     claimer = by_volunteer[pool[0]]
                     ref = f"c{order_id}"
                     waiter = claimer.wait(("claim", ref))
                     t1 = time.perf_counter()
                     await claimer.ws.send(json.dumps({"type": "claim", "order": order_id, "ref": ref}))
-                    claim_lat.append(await asyncio.wait_for(waiter, 60) - t1)
+                    claimed = await asyncio.wait_for(waiter, 60) - t1
+                    if r >= args.warmup:
+                        claim_lat.append(claimed)
                     await asyncio.sleep(0.1)
                 result["pool_offer_ms"] = _ms(offer_lat)
                 result["claim_ms"] = _ms(claim_lat)
@@ -477,6 +484,7 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--pool", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=10, help="dispatch rounds before the measured ones")
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--fanout-rounds", type=int, default=10)
     parser.add_argument("--layers", default="pubsub,core")
@@ -495,7 +503,8 @@ def main() -> None:
         layer, seed_file = args.child.split(":", 1)
         seeded = json.loads(Path(seed_file).read_text())
         index = args.layers.split(",").index(layer)
-        orders = seeded["orders"][index * args.rounds : (index + 1) * args.rounds]
+        per_layer = args.warmup + args.rounds
+        orders = seeded["orders"][index * per_layer : (index + 1) * per_layer]
         print(json.dumps(run_layer(layer, args, seeded, orders)))
         return
 
@@ -508,13 +517,14 @@ def main() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     _setup_django(env)
     t = time.perf_counter()
-    seeded = _seed(args.sockets, args.rounds * len(layers))
+    seeded = _seed(args.sockets, (args.warmup + args.rounds) * len(layers))
     from django.db import connection
 
     with connection.cursor() as cursor:
         # Planner statistics, as autovacuum keeps them in a database that has been running.
         cursor.execute("ANALYZE")
-    print(f"seeded {args.sockets} volunteers and {args.rounds * len(layers)} orders in {time.perf_counter() - t:.1f} s")
+    orders = (args.warmup + args.rounds) * len(layers)
+    print(f"seeded {args.sockets} volunteers and {orders} orders in {time.perf_counter() - t:.1f} s")
     seed_file = Path(tempfile.gettempdir()) / f"sandan-bench-realtime-{os.getpid()}.json"
     seed_file.write_text(json.dumps(seeded))
     results = []
@@ -534,7 +544,7 @@ def main() -> None:
         results.append(json.loads(lines[-1]))
     seed_file.unlink(missing_ok=True)
 
-    print(f"\nsockets={args.sockets} pool={args.pool} rounds={args.rounds} fanout={args.fanout}×{args.fanout_rounds}")
+    print(f"\nsockets={args.sockets} pool={args.pool} rounds={args.rounds} (after {args.warmup} warm-up) fanout={args.fanout}×{args.fanout_rounds}")
     for r in results:
         print(f"\n== {r['layer']} ({LAYERS[r['layer']]})")
         s = r["storm"]

@@ -163,6 +163,15 @@ if DATABASE_URL:
             # How long a request waits for a free connection before it fails instead of hanging.
             "timeout": env_int("DB_POOL_TIMEOUT", 10),
         }
+    # Server-side parameters and prepared statements (psycopg prepares a statement the Nth time
+    # a connection runs it): with pooled connections the hot statements are planned once per
+    # connection instead of on every run; a dispatch spent a third of its SQL time planning
+    # (docs/performance.md). 0 turns it off, e.g. behind PgBouncer in transaction mode.
+    _prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 5)
+    if _prepare_threshold > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=_prepare_threshold
+        )
 else:
     DATABASES = {"default": _SQLITE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -37,3 +37,15 @@ def test_requests_through_asgi_reuse_pooled_connections():
     assert after.get("requests_num", 0) - before.get("requests_num", 0) >= 10
     # ...and one or two connections served all ten.
     assert after.get("connections_num", 0) - before.get("connections_num", 0) <= 2
+
+
+def test_a_statement_run_again_and_again_is_prepared_once_on_the_server():
+    # A dispatch spent a third of its SQL time planning the same statements again and again.
+    from orders.models import Category
+
+    for _ in range(6):
+        list(Category.objects.filter(active=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "orders_category"' in statement for statement in prepared)
