@@ -544,7 +544,10 @@ def main() -> None:
         results.append(json.loads(lines[-1]))
     seed_file.unlink(missing_ok=True)
 
-    print(f"\nsockets={args.sockets} pool={args.pool} rounds={args.rounds} (after {args.warmup} warm-up) fanout={args.fanout}×{args.fanout_rounds}")
+    print(
+        f"\nsockets={args.sockets} pool={args.pool} rounds={args.rounds} (after {args.warmup} warm-up)"
+        f" fanout={args.fanout}×{args.fanout_rounds}"
+    )
     for r in results:
         print(f"\n== {r['layer']} ({LAYERS[r['layer']]})")
         s = r["storm"]
