@@ -372,12 +372,12 @@ def run_layer(layer: str, args: argparse.Namespace, seeded: dict[str, Any], orde
                 # Pool offers and claims, with every socket connected.
                 by_volunteer = dict(zip(live_vols, phones, strict=True))
                 offer_lat, claim_lat = [], []
+                pools = len(live_vols) // args.pool
                 for r, order_id in enumerate(order_ids[: args.warmup + args.rounds]):
-                    # Warm-up rounds offer to the same volunteers as the first measured ones.
-                    at = r - args.warmup if r >= args.warmup else r
+                    # Pools of volunteers in turn; past the last one, again from the first (the
+                    # first of each pool claims, within the capacity of 5 the seed gives them).
+                    at = r % pools
                     pool = live_vols[at * args.pool : (at + 1) * args.pool]
-                    if len(pool) < args.pool:
-                        break
                     waits = [by_volunteer[v].wait(("offer", order_id)) for v in pool]
                     t0 = time.perf_counter()
                     status, body = await asyncio.to_thread(
@@ -496,8 +496,8 @@ def main() -> None:
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.pool * args.rounds > args.sockets:
-        sys.exit("--pool × --rounds must not exceed --sockets (each round offers to fresh volunteers)")
+    if args.warmup + args.rounds > 5 * (args.sockets // args.pool):
+        sys.exit("each volunteer claims at most 5 orders: --warmup + --rounds ≤ 5 × (--sockets / --pool)")
 
     if args.child:
         layer, seed_file = args.child.split(":", 1)

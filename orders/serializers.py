@@ -5,6 +5,7 @@ Serializers only parse and render; every rule that needs the database lives in s
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -58,7 +59,24 @@ class OrderCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class TimelineSerializer(serializers.ModelSerializer):
+class OutputSerializer(serializers.ModelSerializer):
+    """A read-only ModelSerializer that builds its fields once per class.
+
+    DRF builds every field of a ModelSerializer again, from the model, for each instance: about
+    a third of rendering an order's detail, which every action answers with and which runs
+    beside the delivery of the action's events. These serializers' fields depend on the class
+    alone, so each instance gets a copy of the first one's (as DRF copies declared fields)."""
+
+    _built_fields: dict[type, dict[str, serializers.Field]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        built = OutputSerializer._built_fields.get(type(self))
+        if built is None:
+            built = OutputSerializer._built_fields.setdefault(type(self), super().get_fields())
+        return copy.deepcopy(built)
+
+
+class TimelineSerializer(OutputSerializer):
     # The contract's names; `from` is a Python keyword, hence the explicit mapping.
     actor = serializers.SerializerMethodField()
 
@@ -87,7 +105,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return f"/api/v1/attachments/{attachment.token}"
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(OutputSerializer):
     """An order as the caller may see it: `address` and `contact_phone` are null unless the
     view put `personal_ids` (order ids whose personal data the caller may see) in context."""
 
@@ -174,7 +192,7 @@ class OrderDetailSerializer(OrderSerializer):
         return sorted(str(r) for r in self.context.get("roles", ()))
 
 
-class OfferSerializer(serializers.ModelSerializer):
+class OfferSerializer(OutputSerializer):
     """An open offer: what the job is and roughly where; nothing personal (DESIGN.md)."""
 
     order = serializers.IntegerField(source="order_id")
