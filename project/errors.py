@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
@@ -33,9 +34,27 @@ def _raised_by_a_parser(exc: BaseException) -> bool:
     return False
 
 
+def _pool_exhausted(exc: BaseException) -> bool:
+    """Whether `exc` comes from waiting DB_POOL_TIMEOUT for a free pooled connection."""
+    from psycopg_pool import PoolTimeout
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, PoolTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OrderError):
         return Response(exc.as_dict(), status=exc.status_code)
+    if isinstance(exc, DatabaseError) and _pool_exhausted(exc):
+        # Every connection of this process's pool stayed busy: overload, not a fault. A 503
+        # with Retry-After tells phones and load balancers to come back, where a 500 would not.
+        busy = Response({"code": "busy", "detail": _("Sandan is busy; try again in a moment.")}, status=503)
+        busy["Retry-After"] = "5"
+        return busy
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         # Django would answer these with its HTML 400 page; phones get the API's shape.
         message = _("The request body is too large.")

@@ -446,3 +446,20 @@ def test_idempotency_key_with_control_or_odd_characters_is_refused(key, api, res
 @pytest.mark.parametrize("token", ["%00abc", "..%2F..%2Fsettings.py", "A" * 32, "0" * 31])
 def test_malformed_attachment_token_is_404(token, api, resident):
     assert api(resident).get(f"/api/v1/attachments/{token}").status_code == 404
+
+
+def test_a_request_that_waited_out_the_connection_pool_gets_503_with_retry_after(api, resident, monkeypatch):
+    # What Django raises when all DB_POOL_MAX_SIZE connections stayed busy for DB_POOL_TIMEOUT.
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    import orders.api
+
+    def exhausted(*args, **kwargs):
+        raise OperationalError("couldn't get a connection after 10.00 sec") from PoolTimeout("timeout")
+
+    monkeypatch.setattr(orders.api, "order_list", exhausted)
+    response = api(resident).get("/api/v1/orders")
+    assert response.status_code == 503
+    assert response.json()["code"] == "busy"
+    assert response["Retry-After"] == "5"
