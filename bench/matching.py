@@ -8,7 +8,7 @@ created and migrated if missing) it loads a synthetic city of 40 × 40 km: 100 s
 spread uniformly (half on duty, a tenth with a fresh live location, 1-3 capacity, 1-5 km
 radius, a record of past orders and ratings). Volunteers are added with COPY up to each
 size in turn, so the 10^6 step loads only the last 900,000; after each load the volunteer
-records are recounted (`volunteer_records_rebuild`, as after any import) and stale live
+records are recounted (`volunteer_records_recount`, as after any import) and stale live
 positions forgotten (`volunteer_expire_live_locations`, as the worker does every tick).
 
 At each size, for the same random orders, side by side (each order through the matcher and
@@ -207,8 +207,9 @@ def load_volunteers(count: int, branches: dict[tuple[int, int], int], rng: rando
     from django.utils import timezone
 
     from orders.models import Category, Order, Rating
+    from orders.records import volunteer_records_recount
     from volunteers.models import Volunteer
-    from volunteers.services import volunteer_expire_live_locations, volunteer_records_rebuild
+    from volunteers.services import volunteer_expire_live_locations
 
     User = get_user_model()
     started = time.perf_counter()
@@ -280,7 +281,7 @@ def load_volunteers(count: int, branches: dict[tuple[int, int], int], rng: rando
             _bump_sequence(table)
         # History COPYed past the lifecycle: recount the records, as after any import; and
         # forget the live positions that are already stale, as the worker does every tick.
-        volunteer_records_rebuild()
+        volunteer_records_recount()
         volunteer_expire_live_locations()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # as autovacuum would: visibility map for index-only scans

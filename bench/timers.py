@@ -147,9 +147,9 @@ def _child(args: argparse.Namespace) -> None:
     _setup_django(migrate=False)
     from django.db import connection
 
+    from orders.sla import Sla
     from timers.models import Step
     from timers.services import step_run, steps_claim
-    from timers.sla import Sla
 
     now = datetime.fromisoformat(args.now)
     while time.time() < args.start_at:

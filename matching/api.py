@@ -1,24 +1,23 @@
-"""REST endpoints of the matcher: parse, call one service, render.
+"""REST endpoints of the matcher (reads only): parse, call one service, render.
 
 - GET  /api/v1/orders/{id}/candidates   ranked volunteers with score and reasons (desk only)
 - POST /api/v1/orders/batch/propose     {"orders": [ids]} → the best assignment, unchanged data
-- POST /api/v1/orders/batch/confirm     {"assignments": [{"order", "volunteer"}]} → dispatched
+(The batch's confirmation dispatches, so it is an orders endpoint: `orders.api.BatchConfirm`.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.geo import shown_distance_m
 from matching import services
-from orders.api import render_order
-from orders.serializers import OrderDetailSerializer
+from orders.selectors import MAX_BATCH
 from volunteers.models import Volunteer
 
 MAX_CANDIDATES = 50
@@ -48,7 +47,7 @@ def render_candidates(ranked: list[services.RankedVolunteer]) -> list[dict[str, 
             "score": r.score,
             "scope": r.scope,
             # Rounded like an offer's distance: close enough to choose, not to locate.
-            "distance_m": int(round(r.distance_m / 10.0) * 10),
+            "distance_m": shown_distance_m(r.distance_m),
             "reasons": r.reasons,
             "details": {k: v for k, v in r.details.items() if k != "distance_m"},
         }
@@ -75,9 +74,7 @@ class OrderCandidates(APIView):
 
 
 class BatchProposeSerializer(serializers.Serializer):
-    orders = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=services.MAX_BATCH
-    )
+    orders = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BATCH)
 
 
 class PairSerializer(serializers.Serializer):
@@ -96,17 +93,6 @@ class BatchProposalSerializer(serializers.Serializer):
     candidates = serializers.DictField(
         child=CandidateSerializer(many=True), help_text="Each order's ranked candidates, keyed by order id."
     )
-
-
-class BatchConfirmSerializer(serializers.Serializer):
-    # DRF supports max_length on many=True (3.14+); the stubs do not know it yet.
-    assignments = PairSerializer(many=True, allow_empty=False, max_length=services.MAX_BATCH)  # type: ignore[call-arg]
-
-    def validate_assignments(self, value: list[dict[str, int]]) -> list[dict[str, int]]:
-        orders = [pair["order"] for pair in value]
-        if len(set(orders)) != len(orders):
-            raise serializers.ValidationError(_("Each order may appear only once."))
-        return value
 
 
 class BatchPropose(APIView):
@@ -131,17 +117,3 @@ class BatchPropose(APIView):
                 "candidates": {str(oid): render_candidates(ranked) for oid, ranked in proposal.candidates.items()},
             }
         )
-
-
-class BatchConfirm(APIView):
-    @extend_schema(
-        request=BatchConfirmSerializer,
-        responses=OrderDetailSerializer(many=True),
-        description="Dispatch each pair as a direct offer (mode batch). All or nothing.",
-    )
-    def post(self, request: Request) -> Response:
-        body = BatchConfirmSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        pairs = [(p["order"], p["volunteer"]) for p in body.validated_data["assignments"]]
-        orders = services.batch_confirm(user=request.user, assignments=pairs)
-        return Response([render_order(o, request.user) for o in orders])

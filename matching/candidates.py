@@ -31,7 +31,8 @@ import psycopg
 from django.db import connection
 from django.db.models import Count, Q
 
-from matching.ranking import Candidate, Slot, distance_m
+from core.geo import distance_m
+from matching.ranking import Candidate, Slot
 from orders.models import Offer, Order
 from volunteers.models import Volunteer, VolunteerRecord
 from volunteers.services import LIVE_FRESH
@@ -302,13 +303,18 @@ def _search_postgres(
     }
     if key[2]:
         params["skills"] = _ids(query.skill_ids)
-    return [_candidate(*row) for row in _execute_prepared(sql, params)]
+    # The statement orders by its own (earthdistance) measure; the ranking gets the one
+    # definition of a distance, measured here for the few rows picked.
+    return [
+        _candidate(*row, distance=distance_m(query.lat, query.lng, row[2], row[3]))
+        for row in _execute_prepared(sql, params)
+    ]
 
 
 def _candidate(
     vid: int, uid: int, lat: float, lng: float, live: bool, tier: int, radius_km: float, capacity: int,
     on_duty: bool, availability: object, skills: list[int], held: int, recent: int, finished: int,
-    dropped: int, rating_count: int, rating_sum: int,
+    dropped: int, rating_count: int, rating_sum: int, *, distance: float,
 ) -> Candidate:  # fmt: skip
     return Candidate(
         volunteer_id=vid,
@@ -328,6 +334,7 @@ def _candidate(
         dropped=dropped,
         rating_count=rating_count,
         rating_sum=float(rating_sum),
+        distance_m=distance,
     )
 
 
@@ -389,7 +396,7 @@ def _search_portable(query: Search) -> list[Candidate]:
             continue
         candidate = _candidate(
             vid, uid, lat, lng, live, best, radius_km, capacity, on_duty, availability, s["skills"], s["held"],
-            s["recent"], s["finished"], s["dropped"], s["n_ratings"], s["rating_total"],
+            s["recent"], s["finished"], s["dropped"], s["n_ratings"], s["rating_total"], distance=d,
         )  # fmt: skip
         found.append((best, d, vid, candidate))
     found.sort(key=lambda row: row[:3])

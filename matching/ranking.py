@@ -1,8 +1,10 @@
 """The ranking core: which volunteers may take an order, and in which order to offer it.
 
-Pure Python with no Django import (DESIGN.md, Matching): frozen dataclasses in, ranked rows
-out, so the rules can be read, property-tested and benchmarked on their own. The database
-side (`matching.candidates`) only fetches the facts a `Candidate` carries.
+Pure Python that imports nothing of the project and no Django (the import contract keeps it
+so): frozen dataclasses in, ranked rows out, so the rules can be read, property-tested and
+benchmarked on their own. The database side (`matching.candidates`) fetches the facts a
+`Candidate` carries, the distance to the order included (measured by `core.geo.distance_m`,
+the one definition of a distance).
 
 Hard filters (a volunteer failing one is never returned): on duty or available in the
 order's window, within their own service radius, below capacity, has not declined (or let
@@ -23,7 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
-EARTH_RADIUS_M = 6_371_000.0
 # Distance component = 1 / (1 + d / DISTANCE_SCALE_M): 1.0 on the spot, 0.5 at 1 km.
 DISTANCE_SCALE_M = 1_000.0
 # A volunteer's rating before they have any: a good but not perfect 4 out of 5, worth two
@@ -97,10 +98,11 @@ class OrderFacts:
 
 @dataclass(frozen=True, slots=True)  # slots: built twenty times per ranking, a third faster
 class Candidate:
-    """One volunteer as the database saw them, with the aggregates of their record.
+    """One volunteer as the database saw them for one order, with the aggregates of their record.
 
     `lat`/`lng` are the location the matcher should use: the fresh live one when there is
-    one, else the base location (the retrieval decides)."""
+    one, else the base location (the retrieval decides); `distance_m` is how far that is
+    from the order, as the retrieval measured it."""
 
     volunteer_id: int
     user_id: int
@@ -119,6 +121,7 @@ class Candidate:
     dropped: int = 0
     rating_count: int = 0
     rating_sum: float = 0.0
+    distance_m: float = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -129,14 +132,6 @@ class Ranked:
     tier: int
     reasons: dict[str, float] = field(default_factory=dict)
     details: dict[str, float | int | str | None] = field(default_factory=dict)
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres (haversine); road distance is out of scope."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 # --- hard filters --------------------------------------------------------------------------
@@ -164,7 +159,7 @@ def available_in(slots: Iterable[Slot], start: datetime, end: datetime | None = 
     return False
 
 
-def violations(order: OrderFacts, c: Candidate, distance: float | None = None) -> list[str]:
+def violations(order: OrderFacts, c: Candidate) -> list[str]:
     """The hard filters this candidate fails (empty = eligible), by name."""
     failed = []
     if c.user_id == order.requester_user_id:
@@ -179,8 +174,7 @@ def violations(order: OrderFacts, c: Candidate, distance: float | None = None) -
         failed.append("unavailable")
     if c.held >= c.capacity:
         failed.append("capacity")
-    d = distance_m(order.lat, order.lng, c.lat, c.lng) if distance is None else distance
-    if d > c.radius_m:
+    if c.distance_m > c.radius_m:
         failed.append("range")
     return failed
 
@@ -257,9 +251,9 @@ def _row(order: OrderFacts, c: Candidate, d: float, parts: tuple[float, ...], to
     )
 
 
-def score(order: OrderFacts, c: Candidate, weights: Weights, distance: float | None = None) -> Ranked:
+def score(order: OrderFacts, c: Candidate, weights: Weights) -> Ranked:
     """Score one (eligible) candidate; `reasons` = each component's weighted contribution."""
-    d = distance_m(order.lat, order.lng, c.lat, c.lng) if distance is None else distance
+    d = c.distance_m
     parts = contributions(order, c, weights, d)
     return _row(order, c, d, parts, _micro(sum(parts)))
 
@@ -282,8 +276,8 @@ def rank(
         if c.volunteer_id in seen:
             continue
         seen.add(c.volunteer_id)
-        d = distance_m(order.lat, order.lng, c.lat, c.lng)
-        if violations(order, c, d):
+        d = c.distance_m
+        if violations(order, c):
             continue
         parts = contributions(order, c, weights, d)
         total = _micro(sum(parts))

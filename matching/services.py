@@ -6,10 +6,11 @@
   volunteers, then the street's. Each tier is one spatial retrieval
   (`matching.candidates.search`) scored by the pure ranking (`matching.ranking`).
 - `candidates_for`: the same ranking for a secretary's or staff member's screen.
-- `batch_propose` / `batch_confirm`: many accepted orders at once (`matching.batch`).
+- `batch_propose`: the best assignment of many accepted orders at once (`matching.batch`);
+  the secretary confirms it through `orders.services.order_batch_dispatch`.
 
-Reads only, except `batch_confirm`, which dispatches through `orders.services` and so
-inherits its guarantees (conditional UPDATE per order, one transaction for the batch).
+Reads only: the matcher never changes an order or an offer. Orders asks it for rankings
+through `orders.offers.ranked` (registered in `matching.apps`), never by importing it.
 """
 
 from __future__ import annotations
@@ -20,18 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from matching import batch
 from matching.candidates import MEMBERS_FIRST_MAX, Search, search
 from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank
-from orders.errors import InvalidInput, NotPermitted, OrderError, OrderNotFound
 from orders.models import Category, Order
-from orders.selectors import order_get_for
-from orders.states import Role, Status
+from orders.selectors import batch_orders_for, desk_order_get
 from volunteers.models import Area, Branch, Volunteer
 
 # Each tier's retrieval returns this many nearest eligible volunteers (at least), so the
@@ -42,8 +39,6 @@ MIN_POOL = 20
 SCOPE_TTL_S = 300
 # How many ranked volunteers per order a batch proposal considers.
 BATCH_CANDIDATES = 20
-MAX_BATCH = 200
-DESK_ROLES = frozenset({Role.SECRETARY, Role.STAFF})
 
 
 @dataclass(frozen=True)
@@ -213,19 +208,10 @@ def _public(r: Ranked) -> RankedVolunteer:
 # --- reads for the desk --------------------------------------------------------------------
 
 
-def _desk_order(user, order_id: int) -> Order:
-    """The order if the caller sits at its desk (secretary or staff above); 404 when they
-    cannot see it at all, 403 when they can but may not see volunteers."""
-    order, roles = order_get_for(user, order_id)
-    if not roles & DESK_ROLES:
-        raise NotPermitted(_("Only the branch's secretaries and staff may see candidates."))
-    return order
-
-
 def candidates_for(*, user, order_id: int, limit: int = 20) -> list[RankedVolunteer]:
     """The ranking a secretary sees for an order, with reasons. Volunteers' coordinates are
     never part of it: only the distance to the order."""
-    order = _desk_order(user, order_id)
+    order = desk_order_get(user, order_id)
     return rank_for_order(order, limit=limit)
 
 
@@ -239,34 +225,11 @@ class Proposal:
     candidates: dict[int, list[RankedVolunteer]]
 
 
-def _batch_orders(user, order_ids: Sequence[int], field_name: str) -> list[Order]:
-    ids = list(dict.fromkeys(order_ids))
-    if not ids:
-        raise InvalidInput(fields={field_name: [_("Name at least one order.")]})
-    if len(ids) > MAX_BATCH:
-        raise InvalidInput(fields={field_name: [_("At most %(n)s orders at once.") % {"n": MAX_BATCH}]})
-    orders, errors = [], []
-    for oid in ids:
-        try:
-            order = _desk_order(user, oid)
-        except (OrderNotFound, NotPermitted):
-            # Same words whether it does not exist or is someone else's: no IDOR oracle.
-            errors.append(_("Order %(id)s is not one of your desk's orders.") % {"id": oid})
-            continue
-        if order.status != Status.ACCEPTED:
-            errors.append(_("Order %(id)s is not waiting for dispatch.") % {"id": oid})
-            continue
-        orders.append(order)
-    if errors:
-        raise InvalidInput(fields={field_name: errors})
-    return orders
-
-
 def batch_propose(*, user, order_ids: Sequence[int]) -> Proposal:
     """The assignment of the given accepted orders that maximises the total score without
     giving any volunteer more orders than their free capacity. Nothing is changed: the
-    secretary confirms (or edits) it with `batch_confirm`."""
-    orders = _batch_orders(user, order_ids, "orders")
+    secretary confirms (or edits) it with `orders.services.order_batch_dispatch`."""
+    orders = batch_orders_for(user, order_ids, "orders")
     scores: dict[tuple[int, int], float] = {}
     free: dict[int, int] = {}
     ranked_by_order: dict[int, list[RankedVolunteer]] = {}
@@ -283,42 +246,3 @@ def batch_propose(*, user, order_ids: Sequence[int]) -> Proposal:
         unassigned=[o.pk for o in orders if o.pk not in assigned],
         candidates=ranked_by_order,
     )
-
-
-@transaction.atomic
-def batch_confirm(*, user, assignments: Sequence[tuple[int, int]]) -> list[Order]:
-    """Dispatch each (order, volunteer) pair as a direct offer recorded as mode "batch".
-
-    All or nothing: one transaction, so a pair that fails (order moved on, volunteer no
-    longer eligible) leaves every order of the batch as it was. Each dispatch is still the
-    lifecycle's conditional UPDATE, so a concurrent dispatch of the same order loses cleanly.
-    A volunteer is given at most their free capacity within the batch."""
-    from orders.services import _held_count, order_dispatch
-
-    orders = _batch_orders(user, [o for o, _v in assignments], "assignments")
-    if len(orders) != len(assignments):
-        raise InvalidInput(fields={"assignments": [_("Each order may appear only once.")]})
-    per_volunteer: dict[int, int] = {}
-    for _o, v in assignments:
-        per_volunteer[v] = per_volunteer.get(v, 0) + 1
-    capacities = dict(Volunteer.objects.filter(pk__in=list(per_volunteer)).values_list("id", "capacity"))
-    over = [
-        _("Volunteer %(id)s cannot take %(n)s more orders.") % {"id": v, "n": n}
-        for v, n in sorted(per_volunteer.items())
-        if v in capacities and n > capacities[v] - _held_count(v)
-    ]
-    if over:
-        raise InvalidInput(fields={"assignments": over})
-    dispatched = []
-    # In order-id order: two batches sharing orders lock them in the same order, so one
-    # waits for the other instead of deadlocking.
-    for order_id, volunteer_id in sorted(assignments):
-        try:
-            dispatched.append(
-                order_dispatch(order_id=order_id, user=user, mode=Order.DispatchMode.BATCH, volunteer=volunteer_id)
-            )
-        except OrderError as exc:
-            raise type(exc)(
-                _("Order %(id)s: %(reason)s") % {"id": order_id, "reason": exc.message}, fields=exc.fields
-            ) from exc
-    return dispatched

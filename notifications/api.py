@@ -7,10 +7,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.typing import AuthedRequest
 from notifications.models import Notification
 from notifications.realtime import realtime_ticket_issue
 from notifications.services import notifications_mark_read
-from project.typing import AuthedRequest
 
 
 class NotificationSerializer(serializers.ModelSerializer):

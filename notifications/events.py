@@ -253,3 +253,18 @@ def relay_unpushed(*, older_than_seconds: float = 2.0, limit: int = 500) -> int:
         )
         push_events(ids)
         return Event.objects.filter(pk__in=ids, pushed_at__isnull=False).count()
+
+
+def outbox_forget(*, recipient_id: int, order_id: int, keys: Iterable[str]) -> int:
+    """Strip `keys` from the order inside every outbox event of `recipient_id` about
+    `order_id`: someone who no longer may see them (a volunteer who released the order) must
+    not get them back by resuming from an old cursor. Returns how many events were edited."""
+    events = list(Event.objects.filter(recipient_id=recipient_id, order_id=order_id))
+    dropped = tuple(keys)
+    for event in events:
+        inner = event.payload.get("order") if isinstance(event.payload, dict) else None
+        if isinstance(inner, dict):
+            for key in dropped:
+                inner.pop(key, None)
+    Event.objects.bulk_update(events, ["payload"])
+    return len(events)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Attachment, Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
-from orders.selectors import desk_branch_ids
+from volunteers.selectors import desk_branch_ids
 
 
 @admin.register(Category)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse
 from django.utils.translation import gettext as _
@@ -19,20 +18,21 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from accounts.typing import AuthedRequest
 from orders import services
+from orders.actions import order_act
 from orders.attachments import attachment_for, order_attach
-from orders.errors import InvalidInput, NotPermitted
+from orders.errors import InvalidInput, OrderNotFound
 from orders.models import Category, IdempotencyKey, Order, OrderEvent
 from orders.selectors import (
+    MAX_BATCH,
     can_see_personal_data,
-    desk_branch_ids,
     open_offers_for,
     order_get_for,
     order_list,
     personal_ids_for,
 )
 from orders.serializers import (
-    ACTION_BODIES,
     AttachmentSerializer,
     CategorySerializer,
     OfferSerializer,
@@ -40,7 +40,8 @@ from orders.serializers import (
     OrderDetailSerializer,
     OrderSerializer,
 )
-from orders.states import ACTIONS, Status
+from orders.states import Status
+from timebank.api import EntrySerializer
 
 MAX_IDEMPOTENCY_KEY = 128
 # Visible ASCII only: a NUL or a control character is no key (and PostgreSQL refuses NUL).
@@ -126,24 +127,15 @@ class OrderListCreate(APIView):
         body = OrderCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
+        # Staff entering a walk-in or phone-in name the resident; the service decides who may.
+        resident_id = data.pop("resident", None)
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             raise InvalidInput(fields={"Idempotency-Key": [_("Use a key of 1 to 128 visible ASCII characters.")]})
-        resident: Any = request.user
-        submitted_by = None
-        resident_id = data.pop("resident", None)
-        if resident_id is not None and resident_id != request.user.pk:
-            # Only desk staff may enter a request on someone else's behalf (walk-ins, phone-ins).
-            if not desk_branch_ids(request.user):
-                raise NotPermitted(_("Only branch or community staff may submit for another resident."))
-            resident = get_user_model().objects.filter(pk=resident_id, is_active=True).first()
-            if resident is None:
-                raise InvalidInput(fields={"resident": [_("Unknown resident.")]})
-            submitted_by = request.user
-        order, created = services.order_submit(
-            resident=resident,
+        order, created = services.order_submit_by(
+            user=request.user,
             data=services.OrderInput(**data),
-            submitted_by=submitted_by,
+            resident_id=resident_id,
             idempotency_key=key,
         )
         order, roles = order_get_for(request.user, order.pk)
@@ -170,29 +162,13 @@ class OrderAction(APIView):
         "confirm {rating, comment}; reject, transfer {branch | area}, release, reopen, cancel {reason}.",
     )
     def post(self, request: Request, order_id: int, action: str) -> Response:
-        if action not in ACTIONS:
-            return Response({"code": "not_found", "detail": _("Unknown action.")}, status=404)
-        body = ACTION_BODIES[action](data=request.data)
-        body.is_valid(raise_exception=True)
-        kwargs = dict(body.validated_data)
-        if action == "transfer":
-            kwargs["branch_id"] = kwargs.pop("branch", None)
-            kwargs["area_id"] = kwargs.pop("area", None)
-        services.ACTION_SERVICES[action](order_id=order_id, user=request.user, **kwargs)
-        order, roles = order_get_for_after(request.user, order_id)
-        if order is None:
+        order_act(order_id=order_id, user=request.user, action=action, data=request.data)
+        try:
+            order, roles = order_get_for(request.user, order_id)
+        except OrderNotFound:
             # The caller no longer sees the order (e.g. a volunteer who declined): say it worked.
             return Response({"id": order_id, "ok": True})
         return Response(render_order(order, request.user, detail=True, roles=roles))
-
-
-def order_get_for_after(user, order_id: int):
-    from orders.errors import OrderNotFound
-
-    try:
-        return order_get_for(user, order_id)
-    except OrderNotFound:
-        return None, set()
 
 
 class OfferList(APIView):
@@ -232,3 +208,58 @@ class AttachmentDownload(APIView):
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Disposition"] = f'inline; filename="{attachment.token}.{attachment.extension}"'
         return response
+
+
+# --- many orders at once, and the time bank's corrections: orders services too -----------------
+
+
+class PairSerializer(serializers.Serializer):
+    order = serializers.IntegerField(min_value=1)
+    volunteer = serializers.IntegerField(min_value=1)
+
+
+class BatchConfirmSerializer(serializers.Serializer):
+    # DRF supports max_length on many=True (3.14+); the stubs do not know it yet.
+    assignments = PairSerializer(many=True, allow_empty=False, max_length=MAX_BATCH)  # type: ignore[call-arg]
+
+
+class BatchConfirm(APIView):
+    """POST /api/v1/orders/batch/confirm: the secretary's (possibly edited) batch proposal."""
+
+    @extend_schema(
+        request=BatchConfirmSerializer,
+        responses=OrderDetailSerializer(many=True),
+        description="Dispatch each pair as a direct offer (mode batch). All or nothing.",
+    )
+    def post(self, request: Request) -> Response:
+        body = BatchConfirmSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        pairs = [(p["order"], p["volunteer"]) for p in body.validated_data["assignments"]]
+        orders = services.order_batch_dispatch(user=request.user, assignments=pairs)
+        return Response([render_order(o, request.user) for o in orders])
+
+
+class AdjustSerializer(serializers.Serializer):
+    user = serializers.IntegerField(min_value=1)
+    order = serializers.IntegerField(min_value=1)
+    amount = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="Non-zero, at most 24 either way.")
+    reason = serializers.CharField(max_length=500)
+
+
+class TimebankAdjust(APIView):
+    """POST /api/v1/timebank/adjust: the desk of an order's branch corrects the hours credited
+    for it (an orders service: whether the caller may is the order's business)."""
+
+    @extend_schema(request=AdjustSerializer, responses={201: EntrySerializer})
+    def post(self, request: AuthedRequest) -> Response:
+        body = AdjustSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        entry = services.order_timebank_adjust(
+            actor=request.user,
+            user_id=data["user"],
+            order_id=data["order"],
+            amount=data["amount"],
+            reason=data["reason"],
+        )
+        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)

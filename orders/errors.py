@@ -1,26 +1,25 @@
-"""Domain errors of the order lifecycle. Each carries the HTTP status and the machine-readable
-`code` the API and the WebSocket report; none carries personal data."""
+"""The errors of the order lifecycle, on the shared `core.errors.ServiceError`: each carries the
+HTTP status and the machine-readable `code` the API and the WebSocket report."""
 
 from __future__ import annotations
 
-from typing import Any
+from core.errors import InvalidInput, NotPermitted, ServiceError
+
+__all__ = [
+    "AlreadyClaimed",
+    "CapacityReached",
+    "InvalidInput",
+    "InvalidTransition",
+    "NoCandidates",
+    "NotPermitted",
+    "OrderError",
+    "OrderNotFound",
+    "ServiceError",
+]
 
 
-class OrderError(Exception):
-    status_code = 409
-    code = "conflict"
-    default_message = "The order cannot do that now."
-
-    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None) -> None:
-        self.message = message or self.default_message
-        self.fields = fields
-        super().__init__(self.message)
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "detail": self.message}
-        if self.fields:
-            body.update(self.fields)
-        return body
+# Every service error is one: the name orders' callers have always caught.
+OrderError = ServiceError
 
 
 class InvalidTransition(OrderError):
@@ -43,21 +42,7 @@ class NoCandidates(OrderError):
     default_message = "No volunteer is available for this dispatch."
 
 
-class NotPermitted(OrderError):
-    status_code = 403
-    code = "not_permitted"
-    default_message = "You may not take this action on this order."
-
-
 class OrderNotFound(OrderError):
     status_code = 404
     code = "not_found"
     default_message = "No such order."
-
-
-class InvalidInput(OrderError):
-    """Input that passed the serializer but fails a rule that needs the database."""
-
-    status_code = 400
-    code = "invalid"
-    default_message = "Invalid input."

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
-from orders.errors import OrderNotFound
+from orders.errors import InvalidInput, NotPermitted, OrderNotFound
 from orders.models import Offer, Order
-from orders.states import Role
+from orders.states import Role, Status
 from volunteers.models import Area, Branch
-from volunteers.selectors import staff_area_ids
+from volunteers.selectors import desk_branch_ids
 
-# Roles that may see the resident's phone and exact address (DESIGN.md, Privacy).
+# Roles that may see the resident's phone and exact address (docs/design.md, "Privacy").
 PERSONAL_DATA_ROLES = frozenset({Role.RESIDENT, Role.SECRETARY, Role.STAFF, Role.ASSIGNED})
 
 
@@ -71,15 +74,6 @@ def can_see_personal_data(roles: set[Role]) -> bool:
     return bool(roles & PERSONAL_DATA_ROLES)
 
 
-def desk_branch_ids(user) -> set[int]:
-    """Branches whose desk the user sits at: as a secretary, or as staff above them."""
-    ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
-    areas = staff_area_ids(user.pk)
-    if areas:
-        ids |= set(Branch.objects.filter(area_id__in=areas).values_list("id", flat=True))
-    return ids
-
-
 def order_list(user, *, status: str | None = None, role: str | None = None) -> QuerySet[Order]:
     """Orders the caller may see: their own, their desks', the one they hold, their open offers."""
     open_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer__user=user, status=Offer.Status.OPEN)
@@ -132,3 +126,44 @@ def personal_ids_for(user, orders) -> set[int]:
         for o in orders
         if o.resident_id == user.pk or o.branch_id in desks or (vid is not None and o.volunteer_id == vid)
     }
+
+
+# --- the desk's reads about many orders --------------------------------------------------------
+
+DESK_ROLES = frozenset({Role.SECRETARY, Role.STAFF})
+# A batch proposal or dispatch takes at most this many orders at once.
+MAX_BATCH = 200
+
+
+def desk_order_get(user, order_id: int) -> Order:
+    """The order if the caller sits at its desk (secretary or staff above); 404 when they
+    cannot see it at all, 403 when they can but may not see its candidates."""
+    order, roles = order_get_for(user, order_id)
+    if not roles & DESK_ROLES:
+        raise NotPermitted(_("Only the branch's secretaries and staff may see candidates."))
+    return order
+
+
+def batch_orders_for(user, order_ids: Sequence[int], field_name: str) -> list[Order]:
+    """The accepted orders of the caller's desks among `order_ids`, or a 400 naming each one
+    that is not (with the same words whether it does not exist or is someone else's: no IDOR
+    oracle)."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        raise InvalidInput(fields={field_name: [_("Name at least one order.")]})
+    if len(ids) > MAX_BATCH:
+        raise InvalidInput(fields={field_name: [_("At most %(n)s orders at once.") % {"n": MAX_BATCH}]})
+    orders, errors = [], []
+    for oid in ids:
+        try:
+            order = desk_order_get(user, oid)
+        except (OrderNotFound, NotPermitted):
+            errors.append(_("Order %(id)s is not one of your desk's orders.") % {"id": oid})
+            continue
+        if order.status != Status.ACCEPTED:
+            errors.append(_("Order %(id)s is not waiting for dispatch.") % {"id": oid})
+            continue
+        orders.append(order)
+    if errors:
+        raise InvalidInput(fields={field_name: errors})
+    return orders

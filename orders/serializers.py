@@ -1,12 +1,13 @@
-"""Input validation and output shapes of the orders API (DESIGN.md, "Contract for phone clients").
+"""Input parsing and output shapes of the orders API (docs/api.md).
 
-Serializers only parse and render; every rule that needs the database lives in services.
+Serializers only parse (types, lengths, the contract's enums) and render; every rule about
+what a value may be (a rating from 1 to 5, hours up to 24, what a dispatch or a transfer
+must name) is decided once, in the service, for every caller.
 """
 
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -193,7 +194,7 @@ class OrderDetailSerializer(OrderSerializer):
 
 
 class OfferSerializer(OutputSerializer):
-    """An open offer: what the job is and roughly where; nothing personal (DESIGN.md)."""
+    """An open offer: what the job is and roughly where; nothing personal (docs/api.md, "Privacy")."""
 
     order = serializers.IntegerField(source="order_id")
     category = serializers.CharField(source="order.category.code")
@@ -239,13 +240,9 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class TransferSerializer(ReasonSerializer):
-    branch = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
-    area = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "branch" not in attrs and "area" not in attrs:
-            raise serializers.ValidationError({"branch": [_("Name a branch or an area to transfer to.")]})
-        return attrs
+    # The service's names: it decides what a transfer must name.
+    branch = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX, source="branch_id")
+    area = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX, source="area_id")
 
 
 class DispatchSerializer(serializers.Serializer):
@@ -256,22 +253,14 @@ class DispatchSerializer(serializers.Serializer):
     )
     top = serializers.IntegerField(required=False, min_value=1, max_value=50)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        mode = attrs["mode"]
-        if mode == "direct" and "volunteer" not in attrs:
-            raise serializers.ValidationError({"volunteer": [_("Name the volunteer to offer the order to.")]})
-        if mode == "pool" and not attrs.get("volunteers") and "top" not in attrs:
-            raise serializers.ValidationError({"volunteers": [_("Give volunteers, or top: n.")]})
-        return attrs
-
 
 class CompleteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=MAX_DESCRIPTION, required=False, allow_blank=True, default="")
-    hours = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("24"))
+    hours = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="More than 0, at most 24.")
 
 
 class ConfirmSerializer(serializers.Serializer):
-    rating = serializers.IntegerField(min_value=1, max_value=5)
+    rating = serializers.IntegerField(required=False, allow_null=True, help_text="From 1 to 5.")
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 

@@ -1,37 +1,41 @@
-"""Every write to an order: one service per lifecycle action (DESIGN.md, "Order lifecycle").
+"""Every write to an order: one service per lifecycle action (docs/design.md, "The lifecycle").
 
-How they stay correct under concurrency:
+`orders/` is the only writer of `Order`, `OrderEvent` and (through `orders.offers`) `Offer`:
+the API, the pages, the WebSocket, the timers, Open311 and batch dispatch all call these
+services. How they stay correct under concurrency:
 - A transition is a conditional UPDATE on the order row (`WHERE id = … AND status = <the
   status we read>` plus the facts the permission check relied on, e.g. the branch or the
   assigned volunteer) and a check of the row count. Two callers cannot both win: the second
   UPDATE finds the row changed and matches nothing.
-- Lock order is always volunteer row (claim only) → order row → offer rows, so concurrent
-  claims, recalls and declines cannot deadlock.
+- Lock order is always volunteer row (claim only) → order row → offer rows → the volunteer's
+  record, so concurrent claims, recalls and declines cannot deadlock.
 - The change, its timeline row (`OrderEvent`) and its outbox events commit together; the
   push to phones happens after commit (`notifications.events.publish`).
 On SQLite the same code runs inside IMMEDIATE transactions, which serialise writers.
+The SLA steps (`order_escalate`, `order_widen`, `order_remind`, `order_release_overdue`,
+`order_close_unconfirmed`) are what the timers call when a period runs out; they run as the
+SYSTEM role inside the timer step's transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from matching.services import rank_for_order
-from notifications.events import publish, publish_each
-from notifications.models import Event
+from notifications.events import outbox_forget, publish
+from orders import offers
 from orders.errors import (
     AlreadyClaimed,
     CapacityReached,
@@ -43,13 +47,14 @@ from orders.errors import (
     OrderNotFound,
 )
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
-from orders.payloads import event_payload, offer_payload, order_payload
-from orders.selectors import desk_branch_ids, roles_for, roles_of, with_roles
-from orders.states import HELD, TRANSITIONS, Role, Status, may
-from timebank.services import timebank_credit_order
+from orders.payloads import event_payload, order_payload
+from orders.records import record_add
+from orders.selectors import batch_orders_for, roles_of, with_roles
+from orders.states import DESK, TRANSITIONS, Role, Status, may
+from timebank.models import Entry
+from timebank.services import credited_for, timebank_adjust, timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
-from volunteers.selectors import branch_for_area, distance_m, grid_for_point
-from volunteers.services import volunteer_record_add
+from volunteers.selectors import ancestor_ids, branch_for_area, desk_branch_ids, grid_for_point
 
 SYSTEM_ROLES = frozenset({Role.SYSTEM})
 
@@ -173,13 +178,7 @@ _PERSONAL_KEYS = ("address", "contact_phone", "lat", "lng")
 def _forget_personal_data(order: Order, user_id: int) -> None:
     """A volunteer who no longer holds the order loses its address and phone everywhere,
     including the outbox: a resume from an old cursor must not hand them back."""
-    events = list(Event.objects.filter(recipient_id=user_id, order_id=order.pk))
-    for event in events:
-        inner = event.payload.get("order") if isinstance(event.payload, dict) else None
-        if isinstance(inner, dict):
-            for key in _PERSONAL_KEYS:
-                inner.pop(key, None)
-    Event.objects.bulk_update(events, ["payload"])
+    outbox_forget(recipient_id=user_id, order_id=order.pk, keys=_PERSONAL_KEYS)
 
 
 def _reason(reason: str | None, field: str = "reason") -> str:
@@ -187,101 +186,6 @@ def _reason(reason: str | None, field: str = "reason") -> str:
     if not text:
         raise InvalidInput(fields={field: [_("A reason is required.")]})
     return text
-
-
-def _held_count(volunteer_id: int) -> int:
-    return Order.objects.filter(volunteer_id=volunteer_id, status__in=[s.value for s in HELD]).count()
-
-
-def _volunteer_location(v: Volunteer) -> tuple[float, float]:
-    if v.live_lat is not None and v.live_lng is not None:
-        return v.live_lat, v.live_lng
-    return v.base_lat, v.base_lng
-
-
-def _withdraw_offers(order: Order, *, except_offer: int | None = None, status: str = Offer.Status.WITHDRAWN) -> None:
-    """Close the order's open offers and make them vanish from the volunteers' phones."""
-    offers = Offer.objects.filter(order=order, status=Offer.Status.OPEN)
-    if except_offer is not None:
-        offers = offers.exclude(pk=except_offer)
-    user_ids = list(offers.values_list("volunteer__user_id", flat=True))
-    offers.update(status=status, closed_at=timezone.now())
-    if user_ids:
-        publish(recipients=user_ids, kind="offer.withdrawn", payload={"order": order.pk}, order_id=order.pk)
-
-
-def _make_offers(
-    order: Order, volunteers: list[Volunteer], mode: str, *, ranks: dict[int, int] | None = None
-) -> list[Offer]:
-    now = timezone.now()
-    offers = []
-    for position, v in enumerate(volunteers, start=1):
-        lat, lng = _volunteer_location(v)
-        rounded = int(round(distance_m(order.lat, order.lng, lat, lng) / 100.0) * 100)
-        offers.append(
-            Offer(
-                order=order,
-                volunteer=v,
-                mode=mode,
-                rank=(ranks or {}).get(v.pk, position),
-                distance_m=rounded,
-                created_at=now,
-            )
-        )
-    created = Offer.objects.bulk_create(offers)
-    for offer in created:
-        offer.order = order
-    # One INSERT for all offer events (each carries its own offer id and distance).
-    publish_each(
-        kind="offer.new",
-        items=[(v.user_id, offer_payload(offer)) for offer, v in zip(created, volunteers, strict=True)],
-        order_id=order.pk,
-        notify=(_("New request near you: %(category)s") % {"category": order.category.name}, ""),
-    )
-    return created
-
-
-def _street_of(area_id: int) -> Subquery:
-    """The street above an area (or the area itself if it is one), as a subquery."""
-    street = Coalesce("parent__parent_id", "parent_id", "id")
-    return Subquery(Area.objects.filter(pk=area_id).order_by().values(street=street)[:1])
-
-
-def _check_offerable(order: Order, volunteer_ids: list[int], field: str) -> list[Volunteer]:
-    """Volunteers a secretary names must be real, inside the street, not the requester, not
-    already refused this order and below capacity. One query for all of them (a pool of 20):
-    membership of a branch anywhere in the street, a refused offer, and the load from their
-    record (the claim counts again under its lock)."""
-    street = _street_of(order.branch.area_id)
-    in_street = Volunteer.branches.through.objects.filter(volunteer_id=OuterRef("pk")).filter(
-        Q(branch__area_id=street) | Q(branch__area__parent_id=street) | Q(branch__area__parent__parent_id=street)
-    )
-    refused = Offer.objects.filter(
-        order=order, volunteer_id=OuterRef("pk"), status__in=[Offer.Status.DECLINED, Offer.Status.EXPIRED]
-    )
-    found = (
-        Volunteer.objects.filter(pk__in=volunteer_ids)
-        .select_related("record")
-        .annotate(in_street=Exists(in_street), refused=Exists(refused))
-    )
-    volunteers = {v.pk: v for v in found}
-    in_scope = {v.pk for v in volunteers.values() if v.in_street}  # type: ignore[attr-defined]
-    declined = {v.pk for v in volunteers.values() if v.refused}  # type: ignore[attr-defined]
-    held = {v.pk: v.record.held for v in volunteers.values() if hasattr(v, "record")}
-    errors = []
-    for vid in volunteer_ids:
-        v = volunteers.get(vid)
-        if v is None or vid not in in_scope:
-            errors.append(_("Volunteer %(id)s is not a member of a branch in this street.") % {"id": vid})
-        elif v.user_id == order.resident_id:
-            errors.append(_("Volunteer %(id)s asked for this help and cannot take it.") % {"id": vid})
-        elif vid in declined:
-            errors.append(_("Volunteer %(id)s has already turned this order down.") % {"id": vid})
-        elif held.get(vid, 0) >= v.capacity:
-            errors.append(_("Volunteer %(id)s has no free capacity.") % {"id": vid})
-    if errors:
-        raise InvalidInput(fields={field: errors})
-    return [volunteers[vid] for vid in volunteer_ids]
 
 
 # --- submit ------------------------------------------------------------------------------------
@@ -308,6 +212,32 @@ class OrderInput:
     def fingerprint(self) -> str:
         raw = json.dumps(self.__dict__, default=str, sort_keys=True)
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def order_submit_by(
+    *, user, data: OrderInput, resident_id: int | None = None, idempotency_key: str | None = None
+) -> tuple[Order, bool]:
+    """A request typed by `user`: their own, or, for a desk entering a walk-in or phone-in,
+    the resident `resident_id`'s. Permission comes first, so that someone who may not enter
+    requests for others learns nothing about who exists."""
+    if resident_id is None or resident_id == user.pk:
+        return order_submit(resident=user, data=data, idempotency_key=idempotency_key)
+    _check_on_behalf(user)
+    resident = get_user_model().objects.filter(pk=resident_id, is_active=True).first()
+    if resident is None:
+        raise InvalidInput(fields={"resident": [_("Unknown resident.")]})
+    return order_submit(resident=resident, data=data, submitted_by=user, idempotency_key=idempotency_key)
+
+
+def _check_on_behalf(submitted_by, branch: Branch | None = None) -> None:
+    """Only a desk (a branch's secretary, or staff above branches) enters requests for others,
+    and only for residents its branches serve (`branch`: where the order was routed)."""
+    desks = desk_branch_ids(submitted_by)
+    if not desks:
+        raise NotPermitted(_("Only branch or community staff may submit for another resident."))
+    if branch is not None and branch.pk not in desks:
+        # Otherwise the desk would create an order it cannot see, answer 404 and invite a retry.
+        raise InvalidInput(fields={"resident": [_("This request belongs to a branch you do not serve.")]})
 
 
 def order_submit(
@@ -367,9 +297,8 @@ def _create_order(*, resident, data: OrderInput, submitted_by, source: str | Non
     branch = branch_for_area(grid) if grid is not None else None
     if branch is None:
         raise InvalidInput(fields={"lat": [_("No branch serves this location.")]})
-    if submitted_by is not None and branch.pk not in desk_branch_ids(submitted_by):
-        # Otherwise the desk would create an order it cannot see, answer 404 and invite a retry.
-        raise InvalidInput(fields={"resident": [_("This request belongs to a branch you do not serve.")]})
+    if submitted_by is not None:
+        _check_on_behalf(submitted_by, branch)
     order = Order.objects.create(
         resident=resident,
         submitted_by=submitted_by,
@@ -431,6 +360,8 @@ def order_transfer(
     order, roles = _load(order_id, user)
     _check("transfer", order, roles)
     note = _reason(reason)
+    if branch_id is not None and area_id is not None:
+        raise InvalidInput(fields={"area": [_("Name a branch or an area to transfer to, not both.")]})
     if branch_id is not None:
         target = Branch.objects.filter(pk=branch_id).first()
         if target is None:
@@ -491,10 +422,16 @@ def order_dispatch(
     volunteers: list[int] | None = None,
     top: int | None = None,
 ) -> Order:
-    """支部下單, second half: offer the order to volunteers (direct, pool or broadcast)."""
+    """支部下單, second half: offer the order to volunteers (direct, pool or broadcast).
+
+    Who is offered it is decided before the conditional UPDATE (a named volunteer must be
+    offerable, `orders.offers.check_offerable`; otherwise the matcher ranks); the offers are
+    made after it, while this transaction holds the order row."""
     order, roles = _load(order_id, user)
     _check("dispatch", order, roles)
-    chosen, ranks = _choose_for_dispatch(order, mode=mode, volunteer=volunteer, volunteers=volunteers, top=top)
+    chosen, ranks, distances = _choose_for_dispatch(
+        order, mode=mode, volunteer=volunteer, volunteers=volunteers, top=top
+    )
     now = timezone.now()
     moved = {"dispatch_mode": mode, "dispatched_at": now, "updated_at": now}
     _move(order, "dispatch", guard=Q(branch_id=order.branch_id), fields=moved)
@@ -503,35 +440,46 @@ def order_dispatch(
     order.status = Status.DISPATCHED
     for name, value in moved.items():
         setattr(order, name, value)
-    _make_offers(order, chosen, mode, ranks=ranks)
+    offers.offers_make(order, chosen, mode, ranks=ranks, distances=distances)
     offered = {"mode": mode, "offered": [v.pk for v in chosen]}
     return _finish(order, "dispatch", Status.ACCEPTED, user, "", offered, reread=False)
 
 
 def _choose_for_dispatch(
     order: Order, *, mode: str, volunteer: int | None, volunteers: list[int] | None, top: int | None
-) -> tuple[list[Volunteer], dict[int, int] | None]:
-    # A batch pair (matching.services.batch_confirm) is a direct offer recorded as "batch".
+) -> tuple[list[Volunteer], dict[int, int] | None, dict[int, float] | None]:
+    """(volunteers, their ranks, their distances) for a dispatch; ranks and distances come
+    from the matcher when it chose them."""
+    # A batch pair (`order_batch_dispatch`) is a direct offer recorded as "batch".
     if mode in (Order.DispatchMode.DIRECT, Order.DispatchMode.BATCH):
         if volunteer is None:
             raise InvalidInput(fields={"volunteer": [_("Name the volunteer to offer the order to.")]})
-        return _check_offerable(order, [volunteer], "volunteer"), None
+        return offers.check_offerable(order, [volunteer], "volunteer"), None, None
     if mode == Order.DispatchMode.POOL:
+        if volunteers and top is not None:
+            raise InvalidInput(fields={"top": [_("Give volunteers or top: n, not both.")]})
         if volunteers:
-            return _check_offerable(order, list(dict.fromkeys(volunteers)), "volunteers"), None
-        n = top or settings.SANDAN["POOL_DEFAULT_TOP"]
-        ranked = rank_for_order(order, limit=n)
-        if not ranked:
-            raise NoCandidates()
-        by_id = Volunteer.objects.in_bulk([r.volunteer_id for r in ranked])
-        return [by_id[r.volunteer_id] for r in ranked], {r.volunteer_id: i for i, r in enumerate(ranked, 1)}
+            return offers.check_offerable(order, list(dict.fromkeys(volunteers)), "volunteers"), None, None
+        if top is None:
+            raise InvalidInput(fields={"volunteers": [_("Give volunteers, or top: n.")]})
+        return _ranked_volunteers(order, limit=top)
     if mode == Order.DispatchMode.BROADCAST:
-        ranked = rank_for_order(order, limit=10_000)
-        if not ranked:
-            raise NoCandidates()
-        by_id = Volunteer.objects.in_bulk([r.volunteer_id for r in ranked])
-        return [by_id[r.volunteer_id] for r in ranked], {r.volunteer_id: i for i, r in enumerate(ranked, 1)}
+        return _ranked_volunteers(order, limit=settings.SANDAN_TIMERS["BROADCAST_LIMIT"])
     raise InvalidInput(fields={"mode": [_("Choose direct, pool or broadcast.")]})
+
+
+def _ranked_volunteers(
+    order: Order, *, limit: int, exclude: set[int] | None = None
+) -> tuple[list[Volunteer], dict[int, int], dict[int, float]]:
+    ranked = offers.ranked(order, limit=limit, exclude=exclude or ())
+    if not ranked:
+        raise NoCandidates()
+    by_id = Volunteer.objects.in_bulk([r.volunteer_id for r in ranked])
+    return (
+        [by_id[r.volunteer_id] for r in ranked],
+        {r.volunteer_id: i for i, r in enumerate(ranked, 1)},
+        {r.volunteer_id: r.distance_m for r in ranked},
+    )
 
 
 @transaction.atomic
@@ -540,8 +488,46 @@ def order_recall(*, order_id: int, user, reason: str = "") -> Order:
     order, roles = _load(order_id, user)
     _check("recall", order, roles)
     _move(order, "recall", guard=Q(branch_id=order.branch_id), fields={"dispatched_at": None, "dispatch_mode": ""})
-    _withdraw_offers(order)
+    offers.offers_withdraw(order)
     return _finish(order, "recall", order.status, user, (reason or "").strip())
+
+
+@transaction.atomic
+def order_batch_dispatch(*, user, assignments: Sequence[tuple[int, int]]) -> list[Order]:
+    """Dispatch each (order, volunteer) pair of a batch the secretary confirmed (the matcher
+    proposes them: `matching.services.batch_propose`) as a direct offer recorded as "batch".
+
+    All or nothing: one transaction, so a pair that fails (order moved on, volunteer no
+    longer eligible) leaves every order of the batch as it was. Each dispatch is still the
+    lifecycle's conditional UPDATE, so a concurrent dispatch of the same order loses cleanly.
+    A volunteer is given at most their free capacity within the batch."""
+    orders = batch_orders_for(user, [o for o, _v in assignments], "assignments")
+    if len(orders) != len(assignments):
+        raise InvalidInput(fields={"assignments": [_("Each order may appear only once.")]})
+    per_volunteer: dict[int, int] = {}
+    for _o, v in assignments:
+        per_volunteer[v] = per_volunteer.get(v, 0) + 1
+    free = offers.free_capacity(Volunteer.objects.filter(pk__in=list(per_volunteer)))
+    over = [
+        _("Volunteer %(id)s cannot take %(n)s more orders.") % {"id": v, "n": n}
+        for v, n in sorted(per_volunteer.items())
+        if v in free and n > free[v]
+    ]
+    if over:
+        raise InvalidInput(fields={"assignments": over})
+    dispatched = []
+    # In order-id order: two batches sharing orders lock them in the same order, so one
+    # waits for the other instead of deadlocking.
+    for order_id, volunteer_id in sorted(assignments):
+        try:
+            dispatched.append(
+                order_dispatch(order_id=order_id, user=user, mode=Order.DispatchMode.BATCH, volunteer=volunteer_id)
+            )
+        except OrderError as exc:
+            raise type(exc)(
+                _("Order %(id)s: %(reason)s") % {"id": order_id, "reason": exc.message}, fields=exc.fields
+            ) from exc
+    return dispatched
 
 
 # --- volunteer actions -------------------------------------------------------------------------
@@ -551,53 +537,52 @@ def order_recall(*, order_id: int, user, reason: str = "") -> Order:
 def order_claim(*, order_id: int, user) -> Order:
     """黨員接單: an offered volunteer takes the order. Exactly one claimant wins.
 
-    The volunteer row is locked first (FOR NO KEY UPDATE: it serialises this volunteer's
-    claims without blocking the offers and orders that merely reference the row), then the
-    conditional UPDATE on the order row decides between concurrent claimants of the same
-    order, then the offers. Capacity is counted after our UPDATE, under the volunteer lock:
-    whatever was read before the lock may be stale, the count then cannot be.
+    Permission is the lifecycle table's (`Role.OFFERED`: an open offer). The volunteer row is
+    locked first (FOR NO KEY UPDATE: it serialises this volunteer's claims without blocking
+    the offers and orders that merely reference the row), then the conditional UPDATE on the
+    order row decides between concurrent claimants of the same order, then the offers.
+    Capacity is read after our UPDATE, under the volunteer lock: whatever was read before the
+    lock may be stale, the record then cannot be.
     """
     volunteer = getattr(user, "volunteer", None)
-    # One read for the order and "was I offered it": this is the hot path of a pool race.
+    # One read for the order, the caller's roles and "had I an offer": the hot path of a pool race.
+    had_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer=volunteer)
     order = (
-        Order.objects.select_related("branch__area")
-        .annotate(offered=Exists(Offer.objects.filter(order=OuterRef("pk"), volunteer=volunteer)))
+        with_roles(Order.objects.select_related("branch__area", "volunteer"), user)
+        .annotate(had_offer=Exists(had_offer))
         .filter(pk=order_id)
         .order_by()
         .first()
     )
     if order is None:
         raise OrderNotFound()
-    if volunteer is None or not order.offered:
-        # Never offered: a stranger learns nothing (404); someone who sees the order, 403.
-        if not roles_for(user, order):
-            raise OrderNotFound()
-        raise NotPermitted()
-    if order.volunteer_id == volunteer.pk and order.status == Status.CLAIMED:
+    if volunteer is not None and order.volunteer_id == volunteer.pk and order.status == Status.CLAIMED:
         return _fetch(order.pk)  # a retried tap: it is already theirs
+    roles = roles_of(user, order)
+    if volunteer is None or not may("claim", roles):
+        if volunteer is not None and order.had_offer:  # type: ignore[attr-defined]
+            return _claim_lost(order.pk, volunteer)  # their offer closed: someone else won, or it was withdrawn
+        if not roles:
+            raise OrderNotFound()  # never offered: a stranger learns nothing
+        raise NotPermitted()
+    _check("claim", order, roles)
     locked = Volunteer.objects.select_for_update(no_key=True).get(pk=volunteer.pk)
     now = timezone.now()
-    won = Order.objects.filter(pk=order.pk, status=Status.DISPATCHED).update(
-        status=Status.CLAIMED, volunteer=locked, claimed_at=now, updated_at=now
-    )
-    if won != 1:
-        current = Order.objects.filter(pk=order.pk).values_list("status", "volunteer_id").first()
-        if current == (Status.CLAIMED, volunteer.pk):
-            return _fetch(order.pk)  # their own double tap won a moment ago
-        if current and current[1] not in (None, volunteer.pk):
-            raise AlreadyClaimed()
-        raise InvalidTransition()
+    try:
+        _move(order, "claim", fields={"volunteer": locked, "claimed_at": now, "updated_at": now})
+    except InvalidTransition:
+        return _claim_lost(order.pk, volunteer)
     # The order row is ours now, so its offers cannot change under us (dispatch, recall and
     # decline all take the order row first). Read the offer now, not before the lock.
-    offer = Offer.objects.filter(order=order, volunteer=locked, status=Offer.Status.OPEN).first()
+    offer = offers.offer_open_for(order, locked)
     if offer is None:
         # Their offer was declined or withdrawn while the order stayed dispatched: undo by raising.
         raise InvalidTransition(_("Your offer for this order is no longer open."))
-    if _held_count(locked.pk) > locked.capacity:
+    if offers.free_capacity([locked])[locked.pk] <= 0:
         raise CapacityReached()
     Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.CLAIMED, closed_at=now)
-    _withdraw_offers(order, except_offer=offer.pk)
-    volunteer_record_add(volunteer_id=locked.pk, held=1)
+    offers.offers_withdraw(order, except_offer=offer.pk)
+    record_add(volunteer_id=locked.pk, held=1)
     fresh = _finish(order, "claim", Status.DISPATCHED, user)
     publish(
         recipients=[user.pk],
@@ -612,6 +597,16 @@ def order_claim(*, order_id: int, user) -> Order:
         ),
     )
     return fresh
+
+
+def _claim_lost(order_id: int, volunteer: Volunteer) -> Order:
+    """Why a claim by someone who was offered the order did not win, read after the fact."""
+    current = Order.objects.filter(pk=order_id).values_list("status", "volunteer_id").first()
+    if current == (Status.CLAIMED, volunteer.pk):
+        return _fetch(order_id)  # their own double tap won a moment ago
+    if current and current[1] not in (None, volunteer.pk):
+        raise AlreadyClaimed()
+    raise InvalidTransition(_("Your offer for this order is no longer open."))
 
 
 @transaction.atomic
@@ -632,7 +627,7 @@ def order_decline(*, order_id: int, user, reason: str = "") -> Order:
         != 1
     ):
         raise InvalidTransition()
-    volunteer_record_add(volunteer_id=offer.volunteer_id, dropped=1)
+    record_add(volunteer_id=offer.volunteer_id, dropped=1)
     event = _record(order, "decline", Status.DISPATCHED, user, (reason or "").strip())
     publish(
         recipients=order.branch.secretaries.values_list("id", flat=True),
@@ -644,29 +639,29 @@ def order_decline(*, order_id: int, user, reason: str = "") -> Order:
 
 
 @transaction.atomic
-def order_cascade(*, order_id: int) -> Order:
+def order_cascade(*, order_id: int, at: datetime | None = None) -> Order:
     """Keep a dispatched order moving when its offers run out: offer the next ranked
     volunteer, or, if there is none, hand it back to the desk (system recall)."""
     order = _fetch(order_id)
     if order.status != Status.DISPATCHED:
         return order
     Order.objects.select_for_update().filter(pk=order.pk).first()
-    if Offer.objects.filter(order=order, status=Offer.Status.OPEN).exists():
+    if offers.offers_open_exist(order):
         return order
-    offered = Offer.objects.filter(order=order).values_list("volunteer_id", flat=True)
-    ranked = rank_for_order(order, limit=1, exclude=set(offered))
-    if ranked:
-        v = Volunteer.objects.select_related("user").get(pk=ranked[0].volunteer_id)
-        _make_offers(order, [v], Order.DispatchMode.DIRECT)
-        event = _record(order, "cascade", Status.DISPATCHED, None, "", {"offered": [v.pk]})
-        _announce(order, event, None)
-        return order
-    return order_recall(order_id=order.pk, user=None, reason=_("No volunteer is available; back to the desk."))
+    try:
+        chosen, _ranks, distances = _ranked_volunteers(order, limit=1, exclude=offers.offered_to(order))
+    except NoCandidates:
+        return order_recall(order_id=order.pk, user=None, reason=_("No volunteer is available; back to the desk."))
+    offers.offers_make(order, chosen, Order.DispatchMode.DIRECT, distances=distances, at=at)
+    event = _record(order, "cascade", Status.DISPATCHED, None, "", {"offered": [v.pk for v in chosen]})
+    _announce(order, event, None)
+    return order
 
 
 @transaction.atomic
-def order_release(*, order_id: int, user, reason: str = "") -> Order:
-    """The assigned volunteer (or the claim SLA) gives the order back; it is re-offered."""
+def order_release(*, order_id: int, user, reason: str = "", at: datetime | None = None) -> Order:
+    """The assigned volunteer (or the claim SLA) gives the order back; it is re-offered.
+    `at`: the clock of the timer step that releases it, for the re-offers' period."""
     order, roles = _load(order_id, user)
     _check("release", order, roles)
     note = _reason(reason) if user is not None else (reason or "")
@@ -682,11 +677,11 @@ def order_release(*, order_id: int, user, reason: str = "") -> Order:
     dropped = Offer.objects.filter(order=order, volunteer=releasing, status=Offer.Status.CLAIMED).update(
         status=Offer.Status.DECLINED, closed_at=timezone.now()
     )
-    volunteer_record_add(volunteer_id=releasing.pk, held=-1, dropped=dropped)
+    record_add(volunteer_id=releasing.pk, held=-1, dropped=dropped)
     _finish(order, "release", Status.CLAIMED, user, note, {"volunteer": releasing.pk})
     _forget_personal_data(order, releasing.user_id)
     publish(recipients=[releasing.user_id], kind="order.released", payload={"order": order.pk}, order_id=order.pk)
-    return order_cascade(order_id=order.pk)
+    return order_cascade(order_id=order.pk, at=at)
 
 
 @transaction.atomic
@@ -697,11 +692,14 @@ def order_start(*, order_id: int, user) -> Order:
     return _finish(order, "start", order.status, user)
 
 
+MAX_HOURS = Decimal("24")
+
+
 @transaction.atomic
-def order_complete(*, order_id: int, user, note: str, hours: Decimal) -> Order:
+def order_complete(*, order_id: int, user, note: str, hours: Decimal | None) -> Order:
     order, roles = _load(order_id, user)
     _check("complete", order, roles)
-    if hours is None or hours <= 0 or hours > 24:
+    if hours is None or hours <= 0 or hours > MAX_HOURS:
         raise InvalidInput(fields={"hours": [_("Hours must be more than 0 and at most 24.")]})
     _move(
         order,
@@ -710,7 +708,7 @@ def order_complete(*, order_id: int, user, note: str, hours: Decimal) -> Order:
         fields={"completed_at": timezone.now(), "hours": hours, "completion_note": (note or "").strip()},
     )
     assert order.volunteer_id is not None  # the guard above held
-    volunteer_record_add(volunteer_id=order.volunteer_id, held=-1, finished=1)
+    record_add(volunteer_id=order.volunteer_id, held=-1, finished=1)
     return _finish(order, "complete", order.status, user, (note or "").strip(), {"hours": str(hours)})
 
 
@@ -730,11 +728,17 @@ def order_confirm(*, order_id: int, user, rating: int | None = None, comment: st
             order=order, volunteer_id=order.volunteer_id, rating=rating, comment=(comment or "").strip()
         )
         if order.volunteer_id is not None:
-            volunteer_record_add(volunteer_id=order.volunteer_id, rating=rating)
+            record_add(volunteer_id=order.volunteer_id, rating=rating)
     note = (comment or "").strip() if user is not None else _("Closed automatically: not confirmed in time.")
     fresh = _finish(order, "confirm", order.status, user, note, {"rating": rating} if rating else {})
     # 愛心銀行: the volunteer's hours are credited in the same transaction as the close.
-    timebank_credit_order(order=fresh)
+    if fresh.volunteer is not None:
+        timebank_credit_order(
+            order_id=fresh.pk,
+            user_id=fresh.volunteer.user_id,
+            hours=fresh.hours,
+            max_hours=fresh.category.max_hours,
+        )
     return fresh
 
 
@@ -763,9 +767,206 @@ def order_reopen(*, order_id: int, user, reason: str) -> Order:
         },
     )
     if order.volunteer is not None:
-        volunteer_record_add(volunteer_id=order.volunteer.pk, finished=-1)
+        record_add(volunteer_id=order.volunteer.pk, finished=-1)
         _forget_personal_data(order, order.volunteer.user_id)
     return _finish(order, "reopen", order.status, user, note, {"volunteer": order.volunteer_id})
+
+
+@transaction.atomic
+def order_timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal, reason: str) -> Entry:
+    """The desk of the order's branch corrects the hours credited for it to someone who did
+    it (its volunteer now, or someone credited for it before a reopen). Someone with no
+    relation to the order learns nothing about it (404); the time bank posts the entry
+    (`timebank.services.timebank_adjust`, under the account's row lock)."""
+    order, roles = _load(order_id, actor)
+    if not roles & DESK:
+        raise NotPermitted(_("Only the order's branch may adjust its time-bank credit."))
+    did_it = (order.volunteer is not None and order.volunteer.user_id == user_id) or credited_for(
+        user_id=user_id, order_id=order.pk
+    )
+    return timebank_adjust(
+        actor=actor, user_id=user_id, order_id=order.pk, amount=amount, reason=reason, did_the_order=did_it
+    )
+
+
+# --- the SLA steps (the timers call these when a period runs out) ------------------------------
+
+
+def _secretary_ids(order: Order) -> list[int]:
+    return list(order.branch.secretaries.values_list("id", flat=True))
+
+
+def _staff_above_ids(order: Order) -> list[int]:
+    """Community and street staff of the areas above the order's branch."""
+    areas = ancestor_ids(order.branch.area)
+    return sorted(set(Area.objects.filter(pk__in=areas).values_list("staff", flat=True)) - {None})
+
+
+def _flag_desk(order: Order, flag: str, title: str, body: str = "", extra: list[int] | None = None) -> None:
+    """Put a flag on the branch desk (and the desks above, for `extra` staff)."""
+    publish(
+        recipients=set(_secretary_ids(order)) | set(extra or []),
+        kind="desk.flag",
+        payload={"order": order.pk, "branch": order.branch_id, "flag": flag},
+        order_id=order.pk,
+        notify=(title, body),
+    )
+
+
+def _system_note(order: Order, action: str, note: str, data: dict) -> OrderEvent:
+    """A step on the timeline that changes no state (escalate, widen, remind), shown live."""
+    event = _record(order, action, order.status, None, note, data)
+    _announce(order, event, None)
+    return event
+
+
+@transaction.atomic
+def order_escalate(*, order_id: int, anchor: datetime, minutes: int, at: datetime) -> Order:
+    """Not reviewed within `minutes` of arriving at its branch (`anchor`): flag the order to
+    the community and street staff above. Once per arrival: the conditional UPDATE on
+    `escalated_at` lets one caller through, and a transfer (a new arrival) allows another."""
+    not_yet = Q(escalated_at__isnull=True) | Q(escalated_at__lt=anchor)
+    won = Order.objects.filter(not_yet, pk=order_id, status=Status.SUBMITTED).update(escalated_at=at, updated_at=at)
+    if won != 1:
+        raise InvalidTransition()
+    order = _fetch(order_id)
+    staff = _staff_above_ids(order)
+    note = _("Not reviewed within %(minutes)d minutes: escalated to community staff.") % {"minutes": minutes}
+    event = _system_note(order, "escalate", note, {"minutes": minutes, "staff": len(staff)})
+    title = _("Escalated: request #%(id)d (%(category)s) not reviewed in time") % {
+        "id": order.pk,
+        "category": order.category.name,
+    }
+    body = _("Branch %(branch)s has not reviewed it within %(minutes)d minutes.") % {
+        "branch": order.branch.name,
+        "minutes": minutes,
+    }
+    # Staff get the order itself (they may see it in full) and, through the notification, an email.
+    publish(
+        recipients=staff,
+        kind="order.escalated",
+        payload={"order": order_payload(order, personal=True), "event": event_payload(event)},
+        order_id=order.pk,
+        notify=(title, body),
+    )
+    _flag_desk(order, "escalated", title, body)
+    publish(
+        recipients=[order.resident_id],
+        kind="order.notice",
+        payload={"order": order.pk, "action": "escalate", "status": order.status},
+        order_id=order.pk,
+        notify=(_("Your request is taking longer than it should; community staff have been asked to help."), ""),
+    )
+    return order
+
+
+@transaction.atomic
+def order_widen(*, order_id: int, level: int, minutes: int, at: datetime) -> Order:
+    """Nobody claimed the order within `minutes` of its newest offer: the open offers lapse
+    and it is offered wider — first to as many next-ranked volunteers as let it lapse, from
+    the second time (`level` 2 on) to every available volunteer; with nobody left, back to
+    the desk. The caller holds the order row."""
+    order = _fetch(order_id)
+    if order.status != Status.DISPATCHED:
+        raise InvalidTransition()
+    lapsed = offers.offers_lapse(order, at=at)
+    if level == 1:
+        mode = Order.DispatchMode.DIRECT if len(lapsed) <= 1 else Order.DispatchMode.POOL
+        limit = max(1, len(lapsed))
+    else:
+        mode = Order.DispatchMode.BROADCAST
+        limit = settings.SANDAN_TIMERS["BROADCAST_LIMIT"]
+    try:
+        chosen, ranks, distances = _ranked_volunteers(order, limit=limit, exclude=offers.refused_by(order))
+    except NoCandidates:
+        order_recall(
+            order_id=order.pk,
+            user=None,
+            reason=_("Nobody took the request within %(minutes)d minutes; back to the desk.") % {"minutes": minutes},
+        )
+        _flag_desk(
+            order, "no_volunteer", _("Request #%(id)d is back on your desk: no volunteer took it.") % {"id": order.pk}
+        )
+        return _fetch(order.pk)
+    offers.offers_make(
+        order, chosen, mode, ranks=ranks, distances=distances, expires_at=at + timedelta(minutes=minutes), at=at
+    )
+    note = (
+        _("Nobody claimed it within %(minutes)d minutes: offered to the next volunteers.")
+        if mode != Order.DispatchMode.BROADCAST
+        else _("Nobody claimed it within %(minutes)d minutes: offered to every available volunteer.")
+    ) % {"minutes": minutes}
+    data = {"level": level, "mode": mode, "expired": lapsed, "offered": [v.pk for v in chosen]}
+    _system_note(order, "widen", note, data)
+    _flag_desk(order, "offer_widened", _("Request #%(id)d: offer widened") % {"id": order.pk}, note)
+    return order
+
+
+@transaction.atomic
+def order_remind(*, order_id: int, minutes: int, at: datetime) -> Order:
+    """Claimed but not started within `minutes`: remind the volunteer, and say when it will
+    be released (after twice as long)."""
+    order = _fetch(order_id)
+    if order.status != Status.CLAIMED or order.volunteer is None:
+        raise InvalidTransition()
+    note = _("Not started within %(minutes)d minutes; reminder sent.") % {"minutes": minutes}
+    _system_note(order, "remind", note, {"minutes": minutes})
+    release_at = (order.claimed_at or at) + timedelta(minutes=2 * minutes)
+    publish(
+        recipients=[order.volunteer.user_id],
+        kind="order.reminder",
+        payload={"order": order.pk, "release_at": release_at.isoformat()},
+        order_id=order.pk,
+        notify=(
+            _("Please start request #%(id)d") % {"id": order.pk},
+            _("If it is not started within %(minutes)d minutes it will be offered to someone else.")
+            % {"minutes": minutes},
+        ),
+    )
+    return order
+
+
+@transaction.atomic
+def order_release_overdue(*, order_id: int, minutes: int, at: datetime) -> Order:
+    """Claimed but not started within twice `minutes`: released as the SYSTEM and re-offered
+    (the re-offers count from the step's clock `at`); the volunteer and the desk are told."""
+    order = _fetch(order_id)
+    if order.volunteer is None:
+        raise InvalidTransition()
+    volunteer_user = order.volunteer.user_id
+    released = order_release(
+        order_id=order.pk,
+        user=None,
+        reason=_("Not started within %(minutes)d minutes; released automatically.") % {"minutes": 2 * minutes},
+        at=at,
+    )
+    publish(
+        recipients=[volunteer_user],
+        kind="order.notice",
+        payload={"order": order.pk, "action": "release", "status": Status.DISPATCHED},
+        order_id=order.pk,
+        notify=(_("Request #%(id)d was given to someone else: it was not started in time.") % {"id": order.pk}, ""),
+    )
+    _flag_desk(order, "auto_released", _("Request #%(id)d was released: not started in time.") % {"id": order.pk})
+    return released
+
+
+@transaction.atomic
+def order_close_unconfirmed(*, order_id: int) -> Order:
+    """Completed but not confirmed within the confirm period: closed as the SYSTEM, without a
+    rating; the resident is told and may still reopen it for a while."""
+    closed = order_confirm(order_id=order_id, user=None)
+    publish(
+        recipients=[closed.resident_id],
+        kind="order.notice",
+        payload={"order": closed.pk, "action": "confirm", "status": Status.CLOSED},
+        order_id=closed.pk,
+        notify=(
+            _("Your request #%(id)d was closed automatically.") % {"id": closed.pk},
+            _("You can still reopen it for a while if the help was not done."),
+        ),
+    )
+    return closed
 
 
 ACTION_SERVICES: dict[str, Callable[..., Order]] = {

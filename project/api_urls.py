@@ -1,21 +1,23 @@
-"""/api/v1: the versioned contract for phone apps (DESIGN.md)."""
+"""/api/v1: the versioned contract for phone apps (docs/api.md)."""
 
 from django.urls import path
 
-from matching.api import BatchConfirm, BatchPropose, OrderCandidates
+from matching.api import BatchPropose, OrderCandidates
 from notifications.api import NotificationList, NotificationRead, RealtimeTicket
 from notifications.delivery.api import NotificationPreferences, PushSubscriptions
 from orders.api import (
     AttachmentDownload,
     AttachmentUpload,
+    BatchConfirm,
     CategoryList,
     OfferList,
     OrderAction,
     OrderDetail,
     OrderListCreate,
+    TimebankAdjust,
 )
 from stats.api import ReviewRecord, ReviewSampleList, Stats
-from timebank.api import Adjust, ItemList, Leaderboard, MeTimebank, Redeem
+from timebank.api import ItemList, Leaderboard, MeTimebank, Redeem
 from volunteers.api import Me, MeVolunteer
 
 urlpatterns = [
@@ -26,7 +28,7 @@ urlpatterns = [
     path("me/timebank", MeTimebank.as_view(), name="me-timebank"),
     path("timebank/items", ItemList.as_view(), name="timebank-items"),
     path("timebank/redeem", Redeem.as_view(), name="timebank-redeem"),
-    path("timebank/adjust", Adjust.as_view(), name="timebank-adjust"),
+    path("timebank/adjust", TimebankAdjust.as_view(), name="timebank-adjust"),
     path("timebank/leaderboard", Leaderboard.as_view(), name="timebank-leaderboard"),
     path("stats", Stats.as_view(), name="stats"),
     path("stats/samples", ReviewSampleList.as_view(), name="stats-samples"),

@@ -271,7 +271,6 @@ SANDAN = {
     # Days after completion within which a resident may still reopen, and after which the
     # system confirms on their behalf.
     "CONFIRM_DAYS": env_int("SANDAN_CONFIRM_DAYS", 7),
-    "POOL_DEFAULT_TOP": 5,
     "MAX_PHOTO_BYTES": env_int("SANDAN_MAX_PHOTO_BYTES", 8 * 1024 * 1024),
     "MAX_AUDIO_BYTES": env_int("SANDAN_MAX_AUDIO_BYTES", 4 * 1024 * 1024),
     "MAX_AUDIO_SECONDS": env_int("SANDAN_MAX_AUDIO_SECONDS", 120),
@@ -309,9 +308,12 @@ REALTIME = {
 # --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------
 # Defaults in minutes; a branch overrides any of them in `Branch.sla` ({"review": 30, ...}).
 SANDAN_TIMERS = {
+    # The SLA periods (orders/sla.py): each step of an order against its limit, in minutes.
     "REVIEW_MINUTES": env_int("SANDAN_REVIEW_MINUTES", 60),  # submitted, not reviewed → escalate
+    "DISPATCH_MINUTES": env_int("SANDAN_DISPATCH_MINUTES", 60),  # accepted, not dispatched → overdue
     "OFFER_MINUTES": env_int("SANDAN_OFFER_MINUTES", 10),  # offered, not claimed → widen
     "START_MINUTES": env_int("SANDAN_START_MINUTES", 120),  # claimed, not started → remind; twice → release
+    "COMPLETE_MINUTES": env_int("SANDAN_COMPLETE_MINUTES", 480),  # started, not completed → overdue
     "CONFIRM_MINUTES": env_int("SANDAN_CONFIRM_MINUTES", SANDAN["CONFIRM_DAYS"] * 24 * 60),  # → close
     # A worker's claim on a step; after this another worker takes the step over.
     "LEASE_SECONDS": env_int("SANDAN_TIMER_LEASE_SECONDS", 60),

@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.typing import AuthedRequest
+from accounts.typing import AuthedRequest
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
 from stats.periods import parse_period

@@ -1,4 +1,4 @@
-"""The accountability figures, computed in the database (DESIGN.md `GET /api/v1/stats`).
+"""The accountability figures, computed in the database (docs/accountability.md, `GET /api/v1/stats`).
 
 Cohort: every figure is about the orders *received* (submitted) in the period
 [`start` 00:00, `end` 24:00) local time, within the scope. Their current state is what the
@@ -19,11 +19,11 @@ figures read, so the numbers for a past month settle as its last orders close.
   Medians cover the orders that reached that step; null when none did.
 - `reopen_rate` = orders reopened at least once ÷ orders that were ever completed
   (completed or closed now, or reopened). Null when none was.
-- `overdue`: cohort orders still open now whose current step has taken longer than its SLA
-  (minutes, per-branch overrides in `Branch.sla`, else `settings.SANDAN["SLA_MINUTES"]`, else
-  the defaults below): submitted since `created_at` > review; accepted since `reviewed_at` >
-  dispatch; dispatched since `dispatched_at` > claim; claimed since `claimed_at` > start;
-  in progress since `started_at` > complete.
+- `overdue`: cohort orders still open now whose current step has taken longer than its SLA,
+  as the desk and the timers count it (`orders.sla`: per-branch overrides in `Branch.sla`,
+  else the `SANDAN_*_MINUTES` settings): submitted since `created_at` > review; accepted
+  since `reviewed_at` > dispatch; dispatched since `dispatched_at` > offer; claimed since
+  `claimed_at` > start; in progress since `started_at` > complete.
 - `reviews`: results of the sampling call-backs of the cohort's orders, by result, and
   `review_confirmed_rate` = confirmed ÷ reached (confirmed + not as reported).
 
@@ -35,32 +35,19 @@ index-only scan), elsewhere by joining the ratings to the cohort's orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, FloatField, Func, Q, QuerySet, Sum
 from django.utils import timezone
 
 from orders.models import Order, Rating
+from orders.sla import Sla
 from orders.states import Status
 from stats.models import RatedOrder, ReviewItem
-from volunteers.models import Branch
 
-# Same keys and defaults as the desk's clocks (web.selectors), so that the figures and the
-# desk agree on what is overdue; a branch's "offer" override (timers.sla) counts as "claim".
-SLA_DEFAULT_MINUTES = {"review": 30, "dispatch": 60, "claim": 30, "start": 120, "complete": 480}
-# state → (SLA key, the field its clock starts from)
-SLA_CLOCKS = {
-    Status.SUBMITTED: ("review", "created_at"),
-    Status.ACCEPTED: ("dispatch", "reviewed_at"),
-    Status.DISPATCHED: ("claim", "dispatched_at"),
-    Status.CLAIMED: ("start", "claimed_at"),
-    Status.IN_PROGRESS: ("complete", "started_at"),
-}
 ACCEPTED_EVER = [
     Status.ACCEPTED,
     Status.DISPATCHED,
@@ -153,45 +140,6 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def sla_limits(overrides: dict[str, Any] | None) -> dict[str, int]:
-    limits = dict(SLA_DEFAULT_MINUTES)
-    configured = cast(dict[str, int], settings.SANDAN.get("SLA_MINUTES") or {})
-    limits.update(configured)
-    raw = dict(overrides or {})
-    # The SLA timers call the dispatched → claimed limit "offer"; the desk calls it "claim".
-    if "offer" in raw and "claim" not in raw:
-        raw["claim"] = raw["offer"]
-    for key, value in raw.items():
-        if key in limits and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            limits[key] = int(value)
-    return limits
-
-
-def overdue_q(now: datetime, branch_ids: Iterable[int] | None) -> Q:
-    """Open orders past their step's SLA. Branches with overrides get their own thresholds;
-    there are few distinct override sets, so the condition stays small."""
-    overriding = Branch.objects.exclude(sla={})
-    if branch_ids is not None:
-        overriding = overriding.filter(pk__in=list(branch_ids))
-    groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
-    for pk, sla in overriding.values_list("pk", "sla"):
-        limits = sla_limits(sla)
-        groups.setdefault(tuple(sorted(limits.items())), []).append(pk)
-
-    def past_sla(limits: dict[str, int]) -> Q:
-        cond = Q()
-        for status, (key, field) in SLA_CLOCKS.items():
-            cond |= Q(status=status, **{f"{field}__lt": now - timedelta(minutes=limits[key])})
-        return cond
-
-    default = sla_limits(None)
-    special = [pk for pks in groups.values() for pk in pks]
-    result = past_sla(default) & ~Q(branch_id__in=special) if special else past_sla(default)
-    for frozen, pks in groups.items():
-        result |= past_sla(dict(frozen)) & Q(branch_id__in=pks)
-    return result
-
-
 def _sqlite_median(qs: QuerySet[Order], end: str, start: str) -> timedelta | None:
     """Median without PERCENTILE_CONT: count, then read the middle one or two in SQL order."""
     rows = qs.filter(**{f"{end}__isnull": False, f"{start}__isnull": False}).annotate(d=_duration(end, start))
@@ -217,7 +165,7 @@ def figures(
         "closed": Count("id", filter=Q(status=Status.CLOSED)),
         "ever_done": Count("id", filter=Q(status__in=DONE) | Q(reopen_count__gt=0)),
         "reopened": Count("id", filter=Q(reopen_count__gt=0)),
-        "overdue": Count("id", filter=overdue_q(now, cohort.branch_ids)),
+        "overdue": Count("id", filter=Sla.load().overdue_q(now)),
     }
     postgres = connection.vendor == "postgresql"
     if postgres:

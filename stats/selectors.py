@@ -14,12 +14,11 @@ from django.utils.translation import gettext as _
 
 from orders.errors import InvalidInput, NotPermitted, OrderError
 from orders.models import Category, Order, Rating
-from orders.selectors import desk_branch_ids
 from orders.states import Status
 from stats.figures import ACCEPTED_EVER, Cohort, cohort_ratings, uses_rated_orders
 from stats.models import RatedOrder
 from volunteers.models import Area, Branch, Volunteer
-from volunteers.selectors import descendant_ids, staff_area_ids
+from volunteers.selectors import descendant_ids, desk_branch_ids, staff_area_ids
 
 SCOPE_KINDS = ("branch", "area", "volunteer", "category")
 

@@ -16,8 +16,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.typing import AuthedHttpRequest
 from orders.errors import InvalidInput, OrderError
-from project.typing import AuthedHttpRequest
 from stats.charts import bar_chart
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample

@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.typing import AuthedRequest
+from accounts.typing import AuthedRequest
 from timebank import services
 from timebank.models import Account, Entry, RedemptionItem
 from timebank.selectors import balance_of, entries_of, items_on_offer, leaderboard
@@ -45,13 +45,6 @@ class ItemCreateSerializer(serializers.Serializer):
 
 class RedeemSerializer(serializers.Serializer):
     item = serializers.IntegerField(min_value=1)
-
-
-class AdjustSerializer(serializers.Serializer):
-    user = serializers.IntegerField(min_value=1)
-    order = serializers.IntegerField(min_value=1)
-    amount = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=-24, max_value=24)
-    reason = serializers.CharField(max_length=500)
 
 
 def _limit(request: AuthedRequest, default: int = 50) -> tuple[int, int]:
@@ -122,24 +115,6 @@ class Redeem(APIView):
         redemption = services.timebank_redeem(user=request.user, item_id=body.validated_data["item"])
         entry = Entry.objects.select_related("redemption__item").get(redemption=redemption)
         return Response({"redemption": redemption.pk, "entry": EntrySerializer(entry).data}, status=201)
-
-
-class Adjust(APIView):
-    """A secretary corrects the hours credited for an order of their branch."""
-
-    @extend_schema(request=AdjustSerializer, responses={201: EntrySerializer})
-    def post(self, request: AuthedRequest) -> Response:
-        body = AdjustSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        entry = services.timebank_adjust(
-            actor=request.user,
-            user_id=data["user"],
-            order_id=data["order"],
-            amount=data["amount"],
-            reason=data["reason"],
-        )
-        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
 class Leaderboard(APIView):

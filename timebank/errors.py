@@ -3,20 +3,20 @@ the API's one exception handler renders them."""
 
 from __future__ import annotations
 
-from orders.errors import OrderError
+from core.errors import ServiceError
 
 
-class InsufficientBalance(OrderError):
+class InsufficientBalance(ServiceError):
     code = "insufficient_balance"
     default_message = "Not enough hours in the time bank."
 
 
-class OutOfStock(OrderError):
+class OutOfStock(ServiceError):
     code = "out_of_stock"
     default_message = "This item is no longer available."
 
 
-class ItemNotFound(OrderError):
+class ItemNotFound(ServiceError):
     status_code = 404
     code = "not_found"
     default_message = "No such item."

@@ -20,9 +20,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils.translation import gettext as _
 
-from orders.errors import InvalidInput, NotPermitted, OrderNotFound
-from orders.models import Order
-from orders.selectors import desk_branch_ids, roles_for
+from core.errors import InvalidInput, NotPermitted
 from timebank.errors import InsufficientBalance, ItemNotFound, OutOfStock
 from timebank.models import Account, Entry, Redemption, RedemptionItem
 
@@ -42,7 +40,7 @@ def _post(
     kind: str,
     amount: Decimal,
     actor=None,
-    order: Order | None = None,
+    order_id: int | None = None,
     redemption: Redemption | None = None,
     reason: str = "",
 ) -> Entry:
@@ -59,7 +57,7 @@ def _post(
         kind=kind,
         amount=amount,
         balance_after=balance,
-        order=order,
+        order_id=order_id,
         redemption=redemption,
         reason=reason,
         actor=actor,
@@ -67,9 +65,9 @@ def _post(
 
 
 @transaction.atomic
-def timebank_credit_order(*, order: Order) -> Entry | None:
-    """On close, credit the volunteer who did the order with the confirmed hours, capped by
-    the category's `max_hours`.
+def timebank_credit_order(*, order_id: int, user_id: int, hours: Decimal | None, max_hours: Decimal) -> Entry | None:
+    """On close, credit the volunteer (`user_id`) who did the order with the confirmed hours,
+    capped by the category's `max_hours`. The orders service that closes the order calls it.
 
     A reopened order that is closed again never pays the same hours twice: the credit is
     the capped hours minus what this volunteer was already credited for this order (only
@@ -79,43 +77,35 @@ def timebank_credit_order(*, order: Order) -> Entry | None:
     volunteer who closes the reopened order is credited for their own work.
     Called inside `order_confirm`'s transaction: a rolled-back close credits nothing.
     """
-    if order.volunteer is None or not order.hours or order.hours <= 0:
+    if not hours or hours <= 0:
         return None
-    due = min(Decimal(order.hours), Decimal(order.category.max_hours)).quantize(CENT)
-    account = _locked_account(order.volunteer.user_id)
-    already = Entry.objects.filter(account=account, order=order, kind=Entry.Kind.CREDIT).aggregate(total=Sum("amount"))[
-        "total"
-    ] or Decimal("0")
+    due = min(Decimal(hours), Decimal(max_hours)).quantize(CENT)
+    account = _locked_account(user_id)
+    already = Entry.objects.filter(account=account, order_id=order_id, kind=Entry.Kind.CREDIT).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal("0")
     delta = due - already
     if delta <= 0:
         return None
     reason = "" if not already else _("Closed again after a reopen: only the difference is credited.")
-    return _post(account, kind=Entry.Kind.CREDIT, amount=delta, order=order, reason=reason)
+    return _post(account, kind=Entry.Kind.CREDIT, amount=delta, order_id=order_id, reason=reason)
 
 
-def check_adjust(*, actor, order: Order | None) -> Order:
-    """Only the desk of the order's branch (its secretaries, staff above it) adjusts credits.
-    Someone with no relation to the order learns nothing about it (404)."""
-    if order is None:
-        raise OrderNotFound()
-    if order.branch_id not in desk_branch_ids(actor):
-        if not roles_for(actor, order):
-            raise OrderNotFound()
-        raise NotPermitted(_("Only the order's branch may adjust its time-bank credit."))
-    return order
+def credited_for(*, user_id: int, order_id: int) -> bool:
+    """Whether this person was ever credited for this order (before a reopen, say)."""
+    return Entry.objects.filter(account__user_id=user_id, order_id=order_id, kind=Entry.Kind.CREDIT).exists()
 
 
 @transaction.atomic
-def timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal, reason: str) -> Entry:
-    """A secretary corrects the hours credited for an order, as a new entry with a reason.
+def timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal, reason: str, did_the_order: bool) -> Entry:
+    """Correct the hours credited to `user_id` for an order, as a new entry with a reason.
 
-    The person adjusted must be someone who did the order (its volunteer now, or someone
-    credited for it before a reopen). A negative adjustment cannot take the balance below
-    zero (409 `insufficient_balance`); the account row lock makes that hold under concurrency.
+    Who may adjust and whether the person did the order are the order's business: the caller
+    (`orders.services.order_timebank_adjust`) decides them and says the second in
+    `did_the_order`, so that every problem with the input is reported at once. A negative
+    adjustment cannot take the balance below zero (409 `insufficient_balance`); the account
+    row lock makes that hold under concurrency.
     """
-    order = check_adjust(
-        actor=actor, order=Order.objects.select_related("branch__area", "volunteer").filter(pk=order_id).first()
-    )
     text = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if not text:
@@ -123,15 +113,12 @@ def timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal, reas
     amount = Decimal(amount).quantize(CENT)
     if amount == 0 or abs(amount) > MAX_ADJUSTMENT:
         errors["amount"] = [_("Adjust by a non-zero number of hours, at most 24 either way.")]
-    did_it = (order.volunteer is not None and order.volunteer.user_id == user_id) or Entry.objects.filter(
-        account__user_id=user_id, order=order, kind=Entry.Kind.CREDIT
-    ).exists()
-    if not did_it:
+    if not did_the_order:
         errors["user"] = [_("This person did not do this order.")]
     if errors:
         raise InvalidInput(fields=errors)
     account = _locked_account(user_id)
-    return _post(account, kind=Entry.Kind.ADJUSTMENT, amount=amount, actor=actor, order=order, reason=text)
+    return _post(account, kind=Entry.Kind.ADJUSTMENT, amount=amount, actor=actor, order_id=order_id, reason=text)
 
 
 @transaction.atomic

@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from orders.errors import OrderError
-from project.typing import AuthedHttpRequest
+from accounts.typing import AuthedHttpRequest
+from core.errors import ServiceError
 from timebank.selectors import balance_of, entries_of, items_on_offer, leaderboard
 from timebank.services import timebank_redeem
 
@@ -35,7 +35,7 @@ def redeem(request: AuthedHttpRequest) -> HttpResponse:
     raw = request.POST.get("item", "")
     try:
         redemption = timebank_redeem(user=request.user, item_id=int(raw) if raw.isdigit() else 0)
-    except OrderError as exc:
+    except ServiceError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Redeemed: %(item)s.") % {"item": redemption.item.name})

@@ -20,12 +20,12 @@ from django.utils.translation import gettext as _
 from notifications.delivery.email import email_send
 from notifications.delivery.preferences import prefs_for_many
 from orders.models import Order
-from orders.selectors import desk_branch_ids
+from orders.sla import Sla
 from orders.states import Status
 from timers.models import DigestRun, Step
 from timers.services import due_orders
-from timers.sla import Sla
 from volunteers.models import Branch
+from volunteers.selectors import desk_branch_ids
 
 logger = logging.getLogger(__name__)
 

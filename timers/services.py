@@ -6,8 +6,10 @@ A tick, for each step in turn:
    (order, step, anchor) is written as a lease (owner + expiry) in the same short transaction.
    Another worker's scan skips the locked rows, and after commit it skips the lease.
 2. runs each leased step in its own transaction: lock the order row, check the step is still
-   ours and still due, act through the orders services (as the SYSTEM role, `user=None`),
-   write the timeline event and the outbox events, and mark the step done — all in one commit.
+   ours and still due, act through the orders service for the step (`order_escalate`,
+   `order_widen`, `order_remind`, `order_release_overdue`, `order_close_unconfirmed`: they
+   write the order, its offers, the timeline and the outbox), and mark the step done — all
+   in one commit. The timers decide when; orders decides what happens to an order.
 
 Exactly once: the unique (order, step, anchor) row is both the lease and the proof; a step
 is done and its effects are committed together or not at all. A worker that dies while holding
@@ -31,20 +33,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from matching.services import rank_for_order
-from notifications.events import publish, publish_each
 from orders import services as order_services
 from orders.errors import OrderError
 from orders.models import Offer, Order, OrderEvent
-from orders.payloads import event_payload, offer_payload, order_payload
+from orders.sla import Sla
 from orders.states import Status
 from timers.models import Step, TimerStep
-from timers.sla import Sla
-from volunteers.models import Area, Volunteer
-from volunteers.selectors import ancestor_ids
-from volunteers.services import volunteer_record_add
 
 logger = logging.getLogger(__name__)
 
@@ -210,9 +205,7 @@ def step_run(*, step_id: int, now: datetime, worker: str, sla: Sla) -> str | Non
             still_due = due.filter(pk=order_id, anchor=record.anchor).exists()  # type: ignore[misc]
             outcome = STALE
             if still_due:
-                order = Order.objects.select_related("category", "branch__area", "grid", "volunteer__user").get(
-                    pk=order_id
-                )
+                order = Order.objects.get(pk=order_id)
                 outcome = _FIRE[step](order, record, now, sla)
             TimerStep.objects.filter(pk=step_id).update(
                 state=TimerStep.State.DONE, outcome=outcome, done_at=now, lease_until=None, last_error=""
@@ -264,238 +257,44 @@ def timers_tick(*, now: datetime | None = None, worker: str, limit: int = 100, r
     return result
 
 
-# --- the steps --------------------------------------------------------------------------------
+# --- the steps: each one orders service, in a savepoint so that a lost race is an outcome ---------
 
 
-def _secretary_ids(order: Order) -> list[int]:
-    return list(order.branch.secretaries.values_list("id", flat=True))
-
-
-def _staff_above_ids(order: Order) -> list[int]:
-    """Community and street staff of the areas above the order's branch."""
-    areas = ancestor_ids(order.branch.area)
-    return sorted(set(Area.objects.filter(pk__in=areas).values_list("staff", flat=True)) - {None})
-
-
-def _timeline(order: Order, action: str, note: str, data: dict) -> OrderEvent:
-    """A system event on the order's timeline, shown live to the resident and the desk."""
-    event = OrderEvent.objects.create(
-        order=order, action=action, from_status=order.status, to_status=order.status, actor=None, note=note, data=data
-    )
-    recipients = {order.resident_id, *_secretary_ids(order)}
-    if order.volunteer is not None:
-        recipients.add(order.volunteer.user_id)
-    publish(
-        recipients=recipients,
-        kind="order.updated",
-        payload={"order": order_payload(order, personal=True), "event": event_payload(event)},
-        order_id=order.pk,
-    )
-    return event
-
-
-def _flag_desk(order: Order, flag: str, title: str, body: str = "", extra: list[int] | None = None) -> None:
-    """Put a flag on the branch desk (and the desks above, for `extra` staff)."""
-    recipients = set(_secretary_ids(order)) | set(extra or [])
-    publish(
-        recipients=recipients,
-        kind="desk.flag",
-        payload={"order": order.pk, "branch": order.branch_id, "flag": flag},
-        order_id=order.pk,
-        notify=(title, body),
-    )
+def _fire(act: Callable[[], object]) -> str:
+    try:
+        with transaction.atomic():
+            act()
+    except OrderError:
+        return LOST  # a person (or another step) changed the order first
+    return FIRED
 
 
 def _escalate(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
     minutes = sla.minutes(order.branch_id, "review")
-    not_yet = Q(escalated_at__isnull=True) | Q(escalated_at__lt=step.anchor)
-    won = Order.objects.filter(not_yet, pk=order.pk, status=Status.SUBMITTED).update(escalated_at=now, updated_at=now)
-    if won != 1:
-        return LOST
-    order.escalated_at = now
-    staff = _staff_above_ids(order)
-    note = _("Not reviewed within %(minutes)d minutes: escalated to community staff.") % {"minutes": minutes}
-    event = _timeline(order, "escalate", note, {"minutes": minutes, "staff": len(staff)})
-    title = _("Escalated: request #%(id)d (%(category)s) not reviewed in time") % {
-        "id": order.pk,
-        "category": order.category.name,
-    }
-    body = _("Branch %(branch)s has not reviewed it within %(minutes)d minutes.") % {
-        "branch": order.branch.name,
-        "minutes": minutes,
-    }
-    # Staff get the order itself (they may see it in full) and, through the notification, an email.
-    publish(
-        recipients=staff,
-        kind="order.escalated",
-        payload={"order": order_payload(order, personal=True), "event": event_payload(event)},
-        order_id=order.pk,
-        notify=(title, body),
-    )
-    _flag_desk(order, "escalated", title, body)
-    publish(
-        recipients=[order.resident_id],
-        kind="order.notice",
-        payload={"order": order.pk, "action": "escalate", "status": order.status},
-        order_id=order.pk,
-        notify=(_("Your request is taking longer than it should; community staff have been asked to help."), ""),
-    )
-    return FIRED
-
-
-def _offer_more(order: Order, ranked: list, mode: str, now: datetime, expires_at: datetime) -> list[int]:
-    """Offer a dispatched order to more volunteers (the order row is locked by the caller)."""
-    volunteers = Volunteer.objects.select_related("user").in_bulk([r.volunteer_id for r in ranked])
-    offers = Offer.objects.bulk_create(
-        [
-            Offer(
-                order=order,
-                volunteer=volunteers[r.volunteer_id],
-                mode=mode,
-                rank=position,
-                distance_m=int(round(r.distance_m / 100.0) * 100),
-                expires_at=expires_at,
-            )
-            for position, r in enumerate(ranked, start=1)
-        ]
-    )
-    # They count from the step's clock, like everything else the step does.
-    Offer.objects.filter(pk__in=[o.pk for o in offers]).update(created_at=now)
-    for offer in offers:
-        offer.order = order
-        offer.created_at = now
-    # Each volunteer's payload carries their own offer id and distance: one INSERT for all.
-    publish_each(
-        kind="offer.new",
-        items=[(offer.volunteer.user_id, offer_payload(offer)) for offer in offers],
-        order_id=order.pk,
-        notify=(_("New request near you: %(category)s") % {"category": order.category.name}, ""),
-    )
-    return [r.volunteer_id for r in ranked]
+    return _fire(lambda: order_services.order_escalate(order_id=order.pk, anchor=step.anchor, minutes=minutes, at=now))
 
 
 def _widen(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
     minutes = sla.minutes(order.branch_id, "offer")
-    lapsed = Offer.objects.filter(order=order, status=Offer.Status.OPEN)
-    lapsed_volunteers = list(lapsed.values_list("volunteer_id", "volunteer__user_id"))
-    # EXPIRED, like DECLINED, keeps the volunteer from being offered this order again.
-    lapsed.update(status=Offer.Status.EXPIRED, closed_at=now)
-    for volunteer_id in sorted({vid for vid, _uid in lapsed_volunteers}):  # in id order: no lock cycle
-        volunteer_record_add(volunteer_id=volunteer_id, dropped=1)
-    publish(
-        recipients=[uid for _vid, uid in lapsed_volunteers],
-        kind="offer.withdrawn",
-        payload={"order": order.pk, "reason": "expired"},
-        order_id=order.pk,
-    )
+    # The first widening of this dispatch offers it to the next ranked, later ones to everyone.
     earlier = TimerStep.objects.filter(
         order=order, step=Step.OFFER_WIDEN, state=TimerStep.State.DONE, anchor__gte=order.dispatched_at
     ).count()
-    level = earlier + 1
-    refused = set(
-        Offer.objects.filter(order=order, status__in=[Offer.Status.DECLINED, Offer.Status.EXPIRED]).values_list(
-            "volunteer_id", flat=True
-        )
-    )
-    if level == 1:
-        # First widening: the next ranked, as many as just let it lapse.
-        mode = Order.DispatchMode.DIRECT if len(lapsed_volunteers) <= 1 else Order.DispatchMode.POOL
-        ranked = rank_for_order(order, limit=max(1, len(lapsed_volunteers)), exclude=refused)
-    else:
-        mode = Order.DispatchMode.BROADCAST
-        ranked = rank_for_order(order, limit=settings.SANDAN_TIMERS["BROADCAST_LIMIT"], exclude=refused)
-    if not ranked:
-        try:
-            with transaction.atomic():
-                order_services.order_recall(
-                    order_id=order.pk,
-                    user=None,
-                    reason=_("Nobody took the request within %(minutes)d minutes; back to the desk.")
-                    % {"minutes": minutes},
-                )
-        except OrderError:
-            return LOST
-        _flag_desk(
-            order,
-            "no_volunteer",
-            _("Request #%(id)d is back on your desk: no volunteer took it.") % {"id": order.pk},
-        )
-        return FIRED
-    offered = _offer_more(order, ranked, mode, now, now + timedelta(minutes=minutes))
-    note = (
-        _("Nobody claimed it within %(minutes)d minutes: offered to the next volunteers.")
-        if mode != Order.DispatchMode.BROADCAST
-        else _("Nobody claimed it within %(minutes)d minutes: offered to every available volunteer.")
-    ) % {"minutes": minutes}
-    data = {"level": level, "mode": mode, "expired": [vid for vid, _uid in lapsed_volunteers], "offered": offered}
-    _timeline(order, "widen", note, data)
-    _flag_desk(order, "offer_widened", _("Request #%(id)d: offer widened") % {"id": order.pk}, note)
-    return FIRED
+    return _fire(lambda: order_services.order_widen(order_id=order.pk, level=earlier + 1, minutes=minutes, at=now))
 
 
 def _remind(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
     minutes = sla.minutes(order.branch_id, "start")
-    note = _("Not started within %(minutes)d minutes; reminder sent.") % {"minutes": minutes}
-    _timeline(order, "remind", note, {"minutes": minutes})
-    assert order.volunteer is not None
-    release_at = (order.claimed_at or now) + timedelta(minutes=2 * minutes)
-    publish(
-        recipients=[order.volunteer.user_id],
-        kind="order.reminder",
-        payload={"order": order.pk, "release_at": release_at.isoformat()},
-        order_id=order.pk,
-        notify=(
-            _("Please start request #%(id)d") % {"id": order.pk},
-            _("If it is not started within %(minutes)d minutes it will be offered to someone else.")
-            % {"minutes": minutes},
-        ),
-    )
-    return FIRED
+    return _fire(lambda: order_services.order_remind(order_id=order.pk, minutes=minutes, at=now))
 
 
 def _release(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
     minutes = sla.minutes(order.branch_id, "start")
-    assert order.volunteer is not None
-    volunteer_user = order.volunteer.user_id
-    try:
-        with transaction.atomic():
-            order_services.order_release(
-                order_id=order.pk,
-                user=None,
-                reason=_("Not started within %(minutes)d minutes; released automatically.") % {"minutes": 2 * minutes},
-            )
-    except OrderError:
-        return LOST
-    # The re-offers the release cascaded into count from the step's clock too.
-    Offer.objects.filter(order=order, status=Offer.Status.OPEN).update(created_at=now)
-    publish(
-        recipients=[volunteer_user],
-        kind="order.notice",
-        payload={"order": order.pk, "action": "release", "status": Status.DISPATCHED},
-        order_id=order.pk,
-        notify=(_("Request #%(id)d was given to someone else: it was not started in time.") % {"id": order.pk}, ""),
-    )
-    _flag_desk(order, "auto_released", _("Request #%(id)d was released: not started in time.") % {"id": order.pk})
-    return FIRED
+    return _fire(lambda: order_services.order_release_overdue(order_id=order.pk, minutes=minutes, at=now))
 
 
 def _close(order: Order, step: TimerStep, now: datetime, sla: Sla) -> str:
-    try:
-        with transaction.atomic():
-            order_services.order_confirm(order_id=order.pk, user=None)
-    except OrderError:
-        return LOST
-    publish(
-        recipients=[order.resident_id],
-        kind="order.notice",
-        payload={"order": order.pk, "action": "confirm", "status": Status.CLOSED},
-        order_id=order.pk,
-        notify=(
-            _("Your request #%(id)d was closed automatically.") % {"id": order.pk},
-            _("You can still reopen it for a while if the help was not done."),
-        ),
-    )
-    return FIRED
+    return _fire(lambda: order_services.order_close_unconfirmed(order_id=order.pk))
 
 
 _FIRE: dict[str, Callable[[Order, TimerStep, datetime, Sla], str]] = {

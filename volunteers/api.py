@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.selectors import desk_branch_ids
 from volunteers.models import Area, Branch, Volunteer
+from volunteers.selectors import desk_branch_ids
 from volunteers.services import volunteer_update
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -1,35 +1,11 @@
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
+from core.geo import distance_m, point_in_polygon
 from volunteers.models import Area, Branch, Volunteer
-
-EARTH_RADIUS_M = 6_371_000.0
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
-
-
-def point_in_polygon(lat: float, lng: float, polygon: list[list[float]]) -> bool:
-    """Even-odd ray casting on [[lat, lng], ...]; fine at grid scale (hundreds of metres)."""
-    inside = False
-    n = len(polygon)
-    for i in range(n):
-        y1, x1 = polygon[i]
-        y2, x2 = polygon[(i + 1) % n]
-        if (y1 > lat) != (y2 > lat):
-            x_cross = x1 + (lat - y1) * (x2 - x1) / (y2 - y1)
-            if lng < x_cross:
-                inside = not inside
-    return inside
 
 
 def ancestor_ids(area: Area) -> list[int]:
@@ -57,6 +33,15 @@ def staff_area_ids(user_id: int) -> set[int]:
     """Every area a staff member oversees (their seats and everything below)."""
     seats = list(Area.objects.filter(staff=user_id).values_list("id", flat=True))
     return descendant_ids(seats) if seats else set()
+
+
+def desk_branch_ids(user) -> set[int]:
+    """Branches whose desk the user sits at: as a secretary, or as staff above them."""
+    ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
+    areas = staff_area_ids(user.pk)
+    if areas:
+        ids |= set(Branch.objects.filter(area_id__in=areas).values_list("id", flat=True))
+    return ids
 
 
 def grid_for_point(lat: float, lng: float) -> Area | None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orders.errors import InvalidInput, NotPermitted, OrderError
+from core.errors import InvalidInput, NotPermitted, ServiceError
 from volunteers.models import LocationPing, Skill, Volunteer, VolunteerRecord
 
 # A live location counts for the matcher this long after the ping; then the base one does.
@@ -47,7 +48,7 @@ def volunteer_update(*, user, data: dict[str, Any]) -> Volunteer:
     return volunteer
 
 
-class LocationTooFrequent(OrderError):
+class LocationTooFrequent(ServiceError):
     status_code = 429
     code = "rate_limited"
     default_message = "Location is sent too often."
@@ -121,35 +122,45 @@ ON CONFLICT (volunteer_id) DO UPDATE SET {fields}
 """
 
 
+@dataclass(frozen=True)
+class RecordSources:
+    """Where a record's counts come from: the tables and the states that count. The lifecycle
+    that keeps the records (orders) knows them; `orders.records` builds this."""
+
+    order_table: str
+    offer_table: str
+    rating_table: str
+    held: tuple[str, ...]
+    finished: tuple[str, ...]
+    dropped: tuple[str, ...]
+
+
 def volunteer_record_add(
     *, volunteer_id: int, held: int = 0, finished: int = 0, dropped: int = 0, rating: int | None = None
-) -> None:
-    """Count one change of the volunteer's record, inside the caller's transaction.
+) -> bool:
+    """Count one change of the volunteer's record, inside the caller's transaction. Returns
+    False when the volunteer has no record yet: the caller then has it recounted
+    (`orders.records.record_add` does), from source tables that include its change.
 
     An atomic increment (concurrent changes of the same volunteer add up; the row lock is
     taken last in every lifecycle transaction, after the order and its offers, so it adds no
-    lock cycle). A volunteer with no record yet (first order ever, or imported history) gets
-    one recounted from the source tables, which already include the caller's change."""
+    lock cycle)."""
     deltas = {"held": held, "finished": finished, "dropped": dropped}
     if rating is not None:
         deltas.update(rating_count=1, rating_sum=rating)
     changes = {name: F(name) + delta for name, delta in deltas.items() if delta}
     if not changes:
-        return
-    if VolunteerRecord.objects.filter(pk=volunteer_id).update(**changes) != 1:
-        volunteer_records_rebuild(volunteer_ids=[volunteer_id])
+        return True
+    return VolunteerRecord.objects.filter(pk=volunteer_id).update(**changes) == 1
 
 
 @transaction.atomic
-def volunteer_records_rebuild(*, volunteer_ids: list[int] | None = None) -> int:
-    """Recount records from the orders, offers and ratings: all of them, or the given ones.
+def volunteer_records_rebuild(*, sources: RecordSources, volunteer_ids: list[int] | None = None) -> int:
+    """Recount records from `sources`: all of them, or the given volunteers'.
 
     Safe beside live traffic: the rows (or, for a full rebuild on PostgreSQL, the table) are
     locked before the recount, so a lifecycle change either committed before it (and is
     counted) or adds its increment after it (on top of a count that left it out)."""
-    from orders.models import Offer, Order, Rating
-    from orders.states import HELD, Status
-
     record = VolunteerRecord._meta.db_table
     if volunteer_ids is not None:
         ids = sorted(set(volunteer_ids))
@@ -163,26 +174,23 @@ def volunteer_records_rebuild(*, volunteer_ids: list[int] | None = None) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {record} IN EXCLUSIVE MODE")
         where, where_params = "1 = 1", []
-    held = [s.value for s in HELD]
-    finished = [Status.COMPLETED.value, Status.CLOSED.value]
-    dropped = [Offer.Status.DECLINED.value, Offer.Status.EXPIRED.value]
 
-    def marks(values: list[str]) -> str:
+    def marks(values: tuple[str, ...]) -> str:
         return ", ".join(["%s"] * len(values))
 
     # Table names from the models and placeholders: nothing here comes from a user.
     sql = _REBUILD.format(
         record=record,
         volunteer=Volunteer._meta.db_table,
-        order=Order._meta.db_table,
-        offer=Offer._meta.db_table,
-        rating=Rating._meta.db_table,
-        held=marks(held),
-        finished=marks(finished),
-        dropped=marks(dropped),
+        order=sources.order_table,
+        offer=sources.offer_table,
+        rating=sources.rating_table,
+        held=marks(sources.held),
+        finished=marks(sources.finished),
+        dropped=marks(sources.dropped),
         where=where,
         fields=", ".join(f"{name} = excluded.{name}" for name in _RECORD_FIELDS),
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*held, *finished, *dropped, *where_params])
+        cursor.execute(sql, [*sources.held, *sources.finished, *sources.dropped, *where_params])
         return cursor.rowcount

@@ -3,80 +3,36 @@ overdue, a volunteer's tasks and hours. Every read is scoped through `orders.sel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from orders.models import Order
-from orders.selectors import desk_branch_ids, order_list
+from orders.selectors import order_list
+from orders.sla import Clock, Sla
+from orders.sla import clock_for as sla_clock_for
 from orders.states import HELD, Status
 from volunteers.models import Area, Branch, Volunteer
-
-# Minutes an order may sit in a state before the desk sees it as overdue. A branch overrides
-# them in `Branch.sla` with the same keys (e.g. {"review": 30}).
-SLA_DEFAULT_MINUTES = {"review": 30, "dispatch": 60, "claim": 30, "start": 120, "complete": 480}
-
-# state → (SLA key, the timestamp the clock starts from)
-_CLOCKS = {
-    Status.SUBMITTED: ("review", "created_at"),
-    Status.ACCEPTED: ("dispatch", "reviewed_at"),
-    Status.DISPATCHED: ("claim", "dispatched_at"),
-    Status.CLAIMED: ("start", "claimed_at"),
-    Status.IN_PROGRESS: ("complete", "started_at"),
-}
+from volunteers.selectors import desk_branch_ids
 
 IN_FLIGHT = [Status.ACCEPTED, Status.DISPATCHED, Status.CLAIMED, Status.IN_PROGRESS]
 
 
-@dataclass(frozen=True)
-class Clock:
-    since: datetime
-    minutes: int
-    limit: int
-
-    @property
-    def overdue(self) -> bool:
-        return self.minutes > self.limit
-
-
-# The SLA timers' own settings (timers/), where they exist, so the desk and the timers agree.
-_TIMER_SETTINGS = {"review": "REVIEW_MINUTES", "claim": "OFFER_MINUTES", "start": "START_MINUTES"}
-
-
-def sla_minutes(branch: Branch) -> dict[str, int]:
-    limits = dict(SLA_DEFAULT_MINUTES)
-    timers = getattr(settings, "SANDAN_TIMERS", {}) or {}
-    for key, name in _TIMER_SETTINGS.items():
-        if isinstance(timers.get(name), int) and timers[name] > 0:
-            limits[key] = timers[name]
-    for key, value in (branch.sla or {}).items():
-        if key in limits and isinstance(value, int | float) and value > 0:
-            limits[key] = int(value)
-    return limits
-
-
 def clock_for(order: Order, now: datetime | None = None) -> Clock | None:
-    """How long the order has waited in its current state, against that state's limit."""
-    clock = _CLOCKS.get(Status(order.status))
-    if clock is None:
-        return None
-    key, field = clock
-    since = getattr(order, field, None) or order.updated_at or order.created_at
-    minutes = int(((now or timezone.now()) - since).total_seconds() // 60)
-    return Clock(since=since, minutes=max(minutes, 0), limit=sla_minutes(order.branch)[key])
+    """How long the order has waited in its current state, against that state's SLA."""
+    return sla_clock_for(order, now)
 
 
 def with_clocks(orders) -> list[Order]:
     now = timezone.now()
     rows = list(orders)
+    sla = Sla.load()  # one read of the overrides for the whole list
     for order in rows:
-        order.clock = clock_for(order, now)  # type: ignore[attr-defined]  # read by the templates
+        order.clock = sla_clock_for(order, now, sla=sla)  # type: ignore[attr-defined]  # read by the templates
     return rows
 
 

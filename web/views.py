@@ -4,7 +4,6 @@ page are re-rendered as fragments (`?fragment=…`) when live.js hears an event.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,14 +19,15 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.exceptions import ValidationError
 
+from core.geo import shown_distance_m
 from matching.services import rank_for_order
-from orders import services
+from orders import actions, services
 from orders.attachments import order_attach
 from orders.errors import OrderError, OrderNotFound
 from orders.models import Order
 from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
-from orders.serializers import ACTION_BODIES
 from orders.states import ACTIONS, Role, allowed_from, may
 from volunteers.api import me_payload
 from volunteers.models import Volunteer
@@ -176,7 +176,7 @@ def _candidates(order: Order) -> list[dict[str, Any]]:
                 "id": r.volunteer_id,
                 "name": str(volunteer.user),
                 "score": r.score,
-                "distance_m": int(round(r.distance_m / 100.0) * 100),
+                "distance_m": shown_distance_m(r.distance_m),
                 "reasons": sorted(r.reasons.items(), key=lambda item: -item[1]),
                 "scope": getattr(r, "scope", ""),
             }
@@ -207,22 +207,15 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
     data = action_data(request.POST)
     if action == "dispatch" and "volunteer" in data and "mode" not in data:
         data["mode"] = "direct"  # the "offer to them" button of a candidate row
-    body = ACTION_BODIES[action](data=data)
+    photo = request.FILES.get("photo")
     try:
-        if not body.is_valid():
-            problems = [str(m) for errors in body.errors.values() for m in errors]
-            raise _FormProblem(" ".join(problems))
-        kwargs = dict(body.validated_data)
-        if action == "transfer":
-            kwargs["branch_id"] = kwargs.pop("branch", None)
-            kwargs["area_id"] = kwargs.pop("area", None)
-        photo = request.FILES.get("photo")
         with transaction.atomic():
-            service = cast(Callable[..., Order], services.ACTION_SERVICES[action])
-            order = service(order_id=order_id, user=request.user, **kwargs)
+            order = actions.order_act(order_id=order_id, user=request.user, action=action, data=data)
             if photo is not None and action == "complete":
                 order_attach(order_id=order_id, user=request.user, kind="photo", upload=photo)
-    except (OrderError, _FormProblem) as error:
+    except (OrderError, ValidationError) as error:
+        if isinstance(error, ValidationError):
+            error = _FormProblem(" ".join(str(m) for m in _messages(error.detail)))
         code = getattr(error, "code", "invalid")
         text = error_message(error)
         if _wants_json(request):
@@ -234,6 +227,15 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
         return JsonResponse({"ok": True, "code": "ok", "message": text, "status": order.status, "order": order.pk})
     messages.success(request, text)
     return redirect(back)
+
+
+def _messages(detail: Any) -> list[str]:
+    """Every message of a DRF error detail (a dict of lists, a list, or one string)."""
+    if isinstance(detail, dict):
+        return [m for value in detail.values() for m in _messages(value)]
+    if isinstance(detail, list):
+        return [m for value in detail for m in _messages(value)]
+    return [str(detail)]
 
 
 class _FormProblem(Exception):

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Order
+from orders.records import volunteer_records_recount
 from tests.factories import BASE_LAT, BASE_LNG, VolunteerFactory
-from volunteers.services import volunteer_records_rebuild
 
 
 @pytest.fixture(autouse=True)
@@ -56,4 +56,4 @@ def go_live(volunteer, north: float, *, minutes_ago: float = 0) -> None:
 def imported_history() -> None:
     """Orders, offers and ratings made with factories bypass the lifecycle that keeps each
     volunteer's record: recount them, as an operator does after importing history."""
-    volunteer_records_rebuild()
+    volunteer_records_recount()

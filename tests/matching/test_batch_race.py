@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from matching.services import batch_confirm
 from orders import services
 from orders.errors import OrderError
 from orders.models import Category, Offer, Order
+from orders.services import order_batch_dispatch
 from tests.factories import BASE_LAT, BASE_LNG, UserFactory, VolunteerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ ROUNDS = 5
 def confirm(user, pairs, barrier: threading.Barrier) -> str:
     barrier.wait()
     try:
-        batch_confirm(user=user, assignments=pairs)
+        order_batch_dispatch(user=user, assignments=pairs)
         return "ok"
     except OrderError as exc:
         return exc.code

@@ -14,6 +14,7 @@ import h3
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from core.geo import distance_m
 from matching.ranking import Candidate, OrderFacts, Slot, Weights, rank
 
 ORDER_LAT, ORDER_LNG = 31.23, 121.47
@@ -30,11 +31,14 @@ slots = st.builds(
 
 @st.composite
 def candidates(draw, volunteer_id: int):
+    lat = ORDER_LAT + draw(st.floats(-0.06, 0.06))
+    lng = ORDER_LNG + draw(st.floats(-0.06, 0.06))
     return Candidate(
         volunteer_id=volunteer_id,
         user_id=draw(st.integers(1, 12)),
-        lat=ORDER_LAT + draw(st.floats(-0.06, 0.06)),
-        lng=ORDER_LNG + draw(st.floats(-0.06, 0.06)),
+        lat=lat,
+        lng=lng,
+        distance_m=distance_m(ORDER_LAT, ORDER_LNG, lat, lng),  # as the retrieval measures it
         radius_m=draw(st.floats(100, 10_000)),
         capacity=draw(st.integers(1, 4)),
         held=draw(st.integers(0, 5)),
@@ -130,12 +134,14 @@ def test_an_identical_but_closer_volunteer_never_ranks_lower(world, t, twin_user
     far = pool[0]
     far = replace(far, on_duty=True, held=0, tier=far.tier or 0, radius_m=50_000)
     assume(far.user_id != order.requester_user_id and far.volunteer_id not in order.declined)
+    lat, lng = order.lat + t * (far.lat - order.lat), order.lng + t * (far.lng - order.lng)
     near = replace(
         far,
         volunteer_id=20_000,
         user_id=100 + twin_user,
-        lat=order.lat + t * (far.lat - order.lat),
-        lng=order.lng + t * (far.lng - order.lng),
+        lat=lat,
+        lng=lng,
+        distance_m=distance_m(order.lat, order.lng, lat, lng),
     )
     d_far = h3.great_circle_distance((order.lat, order.lng), (far.lat, far.lng), unit="m")
     d_near = h3.great_circle_distance((order.lat, order.lng), (near.lat, near.lng), unit="m")
@@ -175,8 +181,8 @@ def test_branch_overrides_change_the_weights_and_nonsense_is_ignored():
 
 def test_distance_weight_zero_lets_a_better_record_win():
     order = OrderFacts(order_id=1, lat=ORDER_LAT, lng=ORDER_LNG, requester_user_id=999, now=NOW)
-    near = Candidate(1, 1, ORDER_LAT + 0.001, ORDER_LNG, 5000, 2, rating_count=5, rating_sum=10)
-    far = Candidate(2, 2, ORDER_LAT + 0.02, ORDER_LNG, 5000, 2, rating_count=5, rating_sum=25)
+    near = Candidate(1, 1, ORDER_LAT + 0.001, ORDER_LNG, 5000, 2, rating_count=5, rating_sum=10, distance_m=111.2)
+    far = Candidate(2, 2, ORDER_LAT + 0.02, ORDER_LNG, 5000, 2, rating_count=5, rating_sum=25, distance_m=2224.0)
     assert [r.volunteer_id for r in rank(order, [near, far])] == [1, 2]
     heavy = Weights.with_overrides({"distance": 0})
     ranked = rank(order, [near, far], weights=heavy)

@@ -23,7 +23,8 @@ from datetime import date
 import pytest
 
 from orders.models import Order
-from stats.figures import SLA_DEFAULT_MINUTES, Cohort, figures, sla_limits
+from orders.sla import Sla, clean_overrides
+from stats.figures import Cohort, figures
 from stats.models import ReviewItem, ReviewSample
 from stats.selectors import rating_totals, series
 from tests.factories import VolunteerFactory
@@ -35,11 +36,16 @@ MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 NOW = local("2026-04-01 12:00")
 
 
+KNOWN_MINUTES = {"review": 30, "dispatch": 60, "offer": 30, "start": 120, "complete": 480}
+
+
 @pytest.fixture(autouse=True)
 def _known_slas(settings):
     # The overdue arithmetic below uses these minutes, whatever the deployment's defaults are.
-    settings.SANDAN = {**settings.SANDAN, "SLA_MINUTES": dict(SLA_DEFAULT_MINUTES)}
-    assert SLA_DEFAULT_MINUTES == {"review": 30, "dispatch": 60, "claim": 30, "start": 120, "complete": 480}
+    settings.SANDAN_TIMERS = {
+        **settings.SANDAN_TIMERS,
+        **{f"{key.upper()}_MINUTES": minutes for key, minutes in KNOWN_MINUTES.items()},
+    }
 
 
 @pytest.fixture
@@ -258,11 +264,29 @@ def _category_id(code: str) -> int:
     return Category.objects.get(code=code).pk
 
 
-def test_the_timers_offer_override_counts_as_the_claim_limit():
-    # timers.sla calls the dispatched → claimed limit "offer"; an explicit "claim" wins.
-    assert sla_limits({"offer": 5})["claim"] == 5
-    assert sla_limits({"offer": 5, "claim": 7})["claim"] == 7
-    assert sla_limits({"claim": -1, "review": True})["review"] == SLA_DEFAULT_MINUTES["review"]
+def test_the_desks_old_claim_key_reads_as_the_offer_limit():
+    # The desk used to call the dispatched → claimed limit "claim"; the canonical "offer" wins.
+    assert clean_overrides(1, {"claim": 5}) == {"offer": 5}
+    assert clean_overrides(1, {"offer": 5, "claim": 7}) == {"offer": 5}
+    assert clean_overrides(1, {"claim": -1, "review": True}) == {}
+    assert Sla.load().minutes(1, "review") == KNOWN_MINUTES["review"]
+
+
+def test_statistics_and_desk_agree_on_overdue_with_the_deployment_defaults(settings, world, resident):
+    """The figures once read a settings key nobody set and counted a submitted order overdue
+    after 30 minutes while the desk and the timers waited 60: one SLA table now."""
+    from orders.states import Status
+    from web.selectors import clock_for
+
+    settings.SANDAN_TIMERS = {**settings.SANDAN_TIMERS, "REVIEW_MINUTES": 60}
+    order = build(branch=world.north_branch, resident=resident, status=Status.SUBMITTED, created="2026-04-01 11:15")
+    at_45 = local("2026-04-01 12:00")
+    cohort = Cohort(date(2026, 4, 1), date(2026, 4, 1), branch_ids=(world.north_branch.pk,))
+    assert figures(cohort, now=at_45)["overdue"] == 0
+    assert not clock_for(order, at_45).overdue
+    at_75 = local("2026-04-01 12:30")
+    assert figures(cohort, now=at_75)["overdue"] == 1
+    assert clock_for(order, at_75).overdue
 
 
 def test_dashboard_series_sums_give_the_same_ratings_as_the_figures(world, march, doer):

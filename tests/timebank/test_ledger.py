@@ -11,11 +11,12 @@ from django.db.utils import DatabaseError
 from orders import services
 from orders.errors import InvalidInput, NotPermitted, OrderError
 from orders.models import Category
+from orders.services import order_timebank_adjust as timebank_adjust
 from tests.factories import ResidentProfileFactory
 from timebank.errors import InsufficientBalance, OutOfStock
 from timebank.models import Account, Entry, LedgerIsAppendOnly, RedemptionItem
 from timebank.selectors import balance_of
-from timebank.services import timebank_adjust, timebank_redeem
+from timebank.services import timebank_redeem
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,10 @@ from timers.services import TickResult, timers_tick
 
 SLA = {
     "REVIEW_MINUTES": 30,
+    "DISPATCH_MINUTES": 60,
     "OFFER_MINUTES": 10,
     "START_MINUTES": 60,
+    "COMPLETE_MINUTES": 480,
     "CONFIRM_MINUTES": 7 * 24 * 60,
     "LEASE_SECONDS": 60,
     "MAX_ATTEMPTS": 5,

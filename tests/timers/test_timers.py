@@ -8,9 +8,9 @@ from notifications.models import Event, Notification
 from orders import services
 from orders.errors import InvalidInput
 from orders.models import Offer, Order, OrderEvent, Rating
+from orders.sla import Sla
 from timers.models import Step, TimerStep
 from timers.services import STALE, step_run, steps_claim
-from timers.sla import Sla
 from volunteers.models import VolunteerRecord
 
 

@@ -5,9 +5,9 @@ from django.contrib.auth import authenticate
 from django.db.models import Count
 
 from orders.models import Order, Rating
+from orders.records import volunteer_records_recount
 from volunteers.demo import DEMO_PASSWORD, load_demo
 from volunteers.models import Area, Branch, Volunteer, VolunteerRecord
-from volunteers.services import volunteer_records_rebuild
 
 RECORD = ("volunteer_id", "held", "finished", "dropped", "rating_count", "rating_sum")
 
@@ -48,7 +48,7 @@ def test_demo_city_is_realistic_and_loading_twice_changes_nothing():
     # lifecycle went, equals a recount from the orders, offers and ratings.
     kept = set(VolunteerRecord.objects.values_list(*RECORD))
     assert len(kept) > 100
-    volunteer_records_rebuild()
+    volunteer_records_recount()
     assert set(VolunteerRecord.objects.exclude(held=0, finished=0, dropped=0, rating_count=0).values_list(*RECORD)) == {
         row for row in kept if any(row[1:])
     }

@@ -16,10 +16,10 @@ from django.db import connection
 from orders import services
 from orders.errors import CapacityReached
 from orders.models import Offer, Order, Rating
+from orders.records import volunteer_records_recount
 from orders.states import HELD
 from tests.factories import OrderFactory
 from volunteers.models import Volunteer, VolunteerRecord
-from volunteers.services import volunteer_records_rebuild
 
 FIELDS = ("held", "finished", "dropped", "rating_count", "rating_sum")
 
@@ -112,9 +112,9 @@ def test_the_recount_command_repairs_a_record_that_drifted(submit, advance, volu
 def test_rebuild_of_some_volunteers_leaves_the_others_alone(submit, advance, volunteer, volunteer2):
     advance(submit(), "claimed")
     VolunteerRecord.objects.filter(volunteer__user=volunteer).update(held=7)
-    assert volunteer_records_rebuild(volunteer_ids=[volunteer2.volunteer.pk]) == 1
+    assert volunteer_records_recount(volunteer_ids=[volunteer2.volunteer.pk]) == 1
     assert stored(volunteer) == (7, 0, 0, 0, 0)
-    assert volunteer_records_rebuild(volunteer_ids=[volunteer.volunteer.pk]) == 1
+    assert volunteer_records_recount(volunteer_ids=[volunteer.volunteer.pk]) == 1
     assert stored(volunteer) == counted(volunteer) == (1, 0, 0, 0, 0)
 
 
