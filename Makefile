@@ -31,9 +31,11 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "Chromium is missing: the browser tests (tests/e2e) will fail. Install it: apt-get install chromium"
 
+# ruff, and the house plan (.importlinter, docs/design.md) as a contract.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy .

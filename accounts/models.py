@@ -20,7 +20,7 @@ class ResidentProfile(models.Model):
     """Where a resident lives and how to reach them: the defaults of a new order.
 
     Phone and address are personal data; they leave the server only for the people
-    DESIGN.md names (see orders.selectors.can_see_personal_data)."""
+    docs/design.md names (see orders.selectors.can_see_personal_data)."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="resident")
     phone = models.CharField(_("phone"), max_length=32, blank=True)

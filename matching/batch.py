@@ -1,5 +1,5 @@
 """Batch dispatch: assign many orders at once so that the total score is as high as possible
-while no volunteer gets more orders than their free capacity (DESIGN.md, dispatch modes).
+while no volunteer gets more orders than their free capacity (docs/design.md, "The lifecycle": batch).
 
 Pure (numpy + scipy, no Django). The assignment is a maximum-weight bipartite matching:
 each volunteer is expanded into one column per free slot and `linear_sum_assignment`

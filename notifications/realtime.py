@@ -1,6 +1,6 @@
 """What the WebSocket needs from the database: tickets, the cursor, resume, retention.
 
-The consumer (notifications/consumers.py) stays thin and calls these through
+The consumer (sockets/consumers.py) stays thin and calls these through
 `database_sync_to_async`; each function is one short query or one conditional UPDATE.
 """
 

@@ -1,6 +1,6 @@
 """What each GeoReport v2 resource says, as plain dicts in the spec's element order.
 
-Privacy (DESIGN.md): these payloads are public. They never carry the resident's name,
+Privacy (docs/open311.md): these payloads are public. They never carry the resident's name,
 phone, e-mail or exact address. The location is the grid's name and the coordinates rounded
 to PRECISION decimals; free text (the description, the timeline note) is masked for the
 resident's own details and for anything shaped like a phone number or an e-mail address."""

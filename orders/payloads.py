@@ -1,7 +1,7 @@
 """The shapes events carry, per audience. The REST serializers give the same field names.
 
 `personal=False` leaves the resident's phone and exact address out entirely: an offer shows
-the area name and the distance rounded to 100 m, nothing more (DESIGN.md, Realtime).
+the area name and the distance rounded to 100 m, nothing more (docs/design.md, "Events and privacy").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The seeded skills and service categories (DESIGN.md, "Service categories").
+"""The seeded skills and service categories: the five public ones of the three-orders model, and everyday help.
 
 Used by a data migration, so it must stay importable without app models.
 """

@@ -52,7 +52,7 @@ from orders.records import record_add
 from orders.selectors import batch_orders_for, roles_of, with_roles
 from orders.states import DESK, TRANSITIONS, Role, Status, may
 from timebank.models import Entry
-from timebank.services import credited_for, timebank_adjust, timebank_credit_order
+from timebank.services import timebank_adjust, timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
 from volunteers.selectors import ancestor_ids, branch_for_area, desk_branch_ids, grid_for_point
 
@@ -781,12 +781,24 @@ def order_timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal
     order, roles = _load(order_id, actor)
     if not roles & DESK:
         raise NotPermitted(_("Only the order's branch may adjust its time-bank credit."))
-    did_it = (order.volunteer is not None and order.volunteer.user_id == user_id) or credited_for(
-        user_id=user_id, order_id=order.pk
-    )
     return timebank_adjust(
-        actor=actor, user_id=user_id, order_id=order.pk, amount=amount, reason=reason, did_the_order=did_it
+        actor=actor,
+        user_id=user_id,
+        order_id=order.pk,
+        amount=amount,
+        reason=reason,
+        volunteer_user_id=order.volunteer.user_id if order.volunteer is not None else None,
     )
+
+
+@transaction.atomic
+def order_note_review(*, order_id: int, user, result: str, label: str, sample_id: int) -> OrderEvent:
+    """A sampling call-back's verdict, as a `review` step on the order's timeline (from = to =
+    the current status: a review does not move the order). `stats` decides who may record
+    it and keeps the review; the caller's free-text note stays there, not on the timeline,
+    which the resident and the volunteer read."""
+    order = Order.objects.get(pk=order_id)
+    return _record(order, "review", order.status, user, label, {"result": result, "sample": sample_id})
 
 
 # --- the SLA steps (the timers call these when a period runs out) ------------------------------

@@ -1,4 +1,4 @@
-"""The order lifecycle as a small table (DESIGN.md, "Order lifecycle").
+"""The order lifecycle as a small table (docs/design.md, "The lifecycle").
 
 Pure Python: no Django import, so the table can be read, tested and reused on its own.
 Each action names the states it may start from, the state it leads to and the roles that

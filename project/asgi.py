@@ -12,8 +12,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from notifications.auth import realtime_auth  # noqa: E402
-from notifications.routing import websocket_urlpatterns  # noqa: E402
 from project.runtime import tune_process  # noqa: E402
+from sockets.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "stats",
     "open311",
     "web",
+    "sockets",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -281,7 +283,7 @@ SANDAN = {
 # The one jurisdiction served at /open311/v2/; a request naming another gets the spec's 404.
 OPEN311_JURISDICTION = env_str("OPEN311_JURISDICTION", "sandan.local")
 
-# --- Realtime (notifications.consumers) ---------------------------------------------------------
+# --- Realtime (sockets.consumers) --------------------------------------------------------------
 REALTIME = {
     # How far back `resume` replays the outbox; a client whose gap is older gets `resync`.
     "RETENTION_DAYS": env_int("REALTIME_RETENTION_DAYS", 7),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.errors import InvalidInput, NotPermitted, OrderError
-from orders.models import Order, OrderEvent
+from orders.services import order_note_review
 from stats.models import ReviewItem, ReviewSample
 from stats.selectors import ScopeNotFound, closed_orders_in
 from volunteers.models import Area, Branch
@@ -107,17 +107,12 @@ def review_record(*, user, item_id: int, result: str, note: str = "") -> ReviewI
     )
     if won != 1:
         raise AlreadyReviewed()
-    status = Order.objects.filter(pk=item.order_id).values_list("status", flat=True).get()
-    OrderEvent.objects.create(
+    order_note_review(
         order_id=item.order_id,
-        action="review",
-        from_status=status,
-        to_status=status,
-        actor=user,
-        # The caller's free-text note stays on the review item: the timeline is shown to the
-        # resident and the volunteer, and a call-back note may speak about either of them.
-        note=str(ReviewItem.Result(result).label),
-        data={"result": result, "sample": item.sample_id},
+        user=user,
+        result=result,
+        label=str(ReviewItem.Result(result).label),
+        sample_id=item.sample_id,
     )
     item.refresh_from_db()
     return item

@@ -91,20 +91,18 @@ def timebank_credit_order(*, order_id: int, user_id: int, hours: Decimal | None,
     return _post(account, kind=Entry.Kind.CREDIT, amount=delta, order_id=order_id, reason=reason)
 
 
-def credited_for(*, user_id: int, order_id: int) -> bool:
-    """Whether this person was ever credited for this order (before a reopen, say)."""
-    return Entry.objects.filter(account__user_id=user_id, order_id=order_id, kind=Entry.Kind.CREDIT).exists()
-
-
 @transaction.atomic
-def timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal, reason: str, did_the_order: bool) -> Entry:
+def timebank_adjust(
+    *, actor, user_id: int, order_id: int, amount: Decimal, reason: str, volunteer_user_id: int | None
+) -> Entry:
     """Correct the hours credited to `user_id` for an order, as a new entry with a reason.
 
-    Who may adjust and whether the person did the order are the order's business: the caller
-    (`orders.services.order_timebank_adjust`) decides them and says the second in
-    `did_the_order`, so that every problem with the input is reported at once. A negative
-    adjustment cannot take the balance below zero (409 `insufficient_balance`); the account
-    row lock makes that hold under concurrency.
+    Who may adjust is the order's business: the caller (`orders.services.order_timebank_adjust`)
+    has decided it, and says who holds the order now (`volunteer_user_id`). The person adjusted
+    must be someone who did the order: its volunteer now, or someone credited for it before
+    a reopen. Every problem with the input is reported at once. A negative adjustment cannot
+    take the balance below zero (409 `insufficient_balance`); the account row lock makes that
+    hold under concurrency.
     """
     text = (reason or "").strip()
     errors: dict[str, list[str]] = {}
@@ -113,7 +111,11 @@ def timebank_adjust(*, actor, user_id: int, order_id: int, amount: Decimal, reas
     amount = Decimal(amount).quantize(CENT)
     if amount == 0 or abs(amount) > MAX_ADJUSTMENT:
         errors["amount"] = [_("Adjust by a non-zero number of hours, at most 24 either way.")]
-    if not did_the_order:
+    did_it = (
+        volunteer_user_id == user_id
+        or Entry.objects.filter(account__user_id=user_id, order_id=order_id, kind=Entry.Kind.CREDIT).exists()
+    )
+    if not did_it:
         errors["user"] = [_("This person did not do this order.")]
     if errors:
         raise InvalidInput(fields=errors)

@@ -213,9 +213,10 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
             order = actions.order_act(order_id=order_id, user=request.user, action=action, data=data)
             if photo is not None and action == "complete":
                 order_attach(order_id=order_id, user=request.user, kind="photo", upload=photo)
-    except (OrderError, ValidationError) as error:
-        if isinstance(error, ValidationError):
-            error = _FormProblem(" ".join(str(m) for m in _messages(error.detail)))
+    except (OrderError, ValidationError) as raised:
+        error: Exception = raised
+        if isinstance(raised, ValidationError):
+            error = _FormProblem(" ".join(_messages(raised.detail)))
         code = getattr(error, "code", "invalid")
         text = error_message(error)
         if _wants_json(request):

@@ -51,7 +51,7 @@ def test_resume_replays_every_later_event_in_order_without_duplicates(submit, ad
 
 
 def test_live_events_arriving_during_a_resume_are_held_and_not_sent_twice(submit, secretary, resident, monkeypatch):
-    from notifications import consumers
+    from sockets import consumers
 
     order = submit()
     real_events_after = consumers.events_after

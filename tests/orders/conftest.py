@@ -20,7 +20,7 @@ from orders import services
 from orders.models import Offer, Order, OrderEvent
 from tests.factories import BASE_LAT, VolunteerFactory
 
-# What a resident typed that nobody but the entitled may ever see (DESIGN.md, Privacy).
+# What a resident typed that nobody but the entitled may ever see (docs/design.md, "Events and privacy").
 SECRET_ADDRESS = "88 Hidden Garden Road, Flat 7"
 SECRET_PHONE = "13912345678"
 SECRET_LAT = 31.2304567

@@ -1,7 +1,7 @@
 """The resident's phone, address and exact position reach only the resident, the responsible
 desk (secretary, staff) and the volunteer currently assigned — nobody else, through any door:
 order lists, order details, offers, notifications, error bodies and the outbox events the
-phones receive (DESIGN.md, "Privacy and permissions")."""
+phones receive (docs/design.md, "Events and privacy")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The state table of DESIGN.md, cell by cell: every action tried from every status through
+"""The state table of docs/design.md, cell by cell: every action tried from every status through
 the API, by the person who would be entitled to take it.
 
 An allowed cell moves the order to the table's target and writes exactly one timeline row

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.db.models import Count
 
+from demo.city import DEMO_PASSWORD, load_demo
 from orders.models import Order, Rating
 from orders.records import volunteer_records_recount
-from volunteers.demo import DEMO_PASSWORD, load_demo
 from volunteers.models import Area, Branch, Volunteer, VolunteerRecord
 
 RECORD = ("volunteer_id", "held", "finished", "dropped", "rating_count", "rating_sum")

@@ -2,6 +2,6 @@ from __future__ import annotations
 
 from django.urls import path
 
-from notifications.consumers import RealtimeConsumer
+from sockets.consumers import RealtimeConsumer
 
 websocket_urlpatterns = [path("ws/", RealtimeConsumer.as_asgi())]

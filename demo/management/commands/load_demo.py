@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from volunteers.demo import DEMO_PASSWORD, load_demo
+from demo.city import DEMO_PASSWORD, load_demo
 
 LOGINS = [
     ("demo-resident", "resident (居民) who places orders"),

@@ -1,4 +1,4 @@
-"""The one WebSocket per client at /ws/ (DESIGN.md, Realtime and the contract).
+"""The one WebSocket per client at /ws/ (docs/realtime.md: the protocol and its contract).
 
 Thin on purpose: authenticate in `connect`, join the caller's own group, turn each whitelisted
 client frame into one service call through `database_sync_to_async`, and forward outbox events.

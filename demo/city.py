@@ -23,7 +23,8 @@ from accounts.models import ResidentProfile, User
 from notifications.models import Event
 from orders import services
 from orders.errors import OrderError
-from orders.models import Category, Order, OrderEvent
+from orders.history import order_backdate
+from orders.models import Category, Order
 from volunteers.models import Area, Branch, Skill, Volunteer
 
 DEMO_PASSWORD = "sandan-demo"  # noqa: S105 - printed on purpose: these are demo logins
@@ -154,7 +155,7 @@ def _build_city(rng: random.Random, *, volunteers: int, residents: int) -> None:
             grid=grid,
         )
 
-    # The named demo accounts of DESIGN.md, all around the first grid.
+    # The named demo accounts (README, "Demo logins"), all around the first grid.
     home = grids[0]
     home_branch = branches[0]
     demo_resident = user("demo-resident", name="張阿姨")
@@ -286,8 +287,7 @@ def _play(rng: random.Random, order: Order, outcome: str, category: Category) ->
 
 
 def _backdate(rng: random.Random, order_id: int, start) -> None:
-    """Spread an order's timeline from `start` with believable gaps, keeping its timestamps
-    consistent with its events (the statistics read both)."""
+    """Spread an order's timeline from `start` with believable gaps between its steps."""
     gaps = {
         "accept": (5, 120),
         "reject": (5, 120),
@@ -300,29 +300,9 @@ def _backdate(rng: random.Random, order_id: int, start) -> None:
         "confirm": (30, 2880),
         "reopen": (60, 2880),
     }
-    stamps = {
-        "accept": "reviewed_at",
-        "reject": "reviewed_at",
-        "dispatch": "dispatched_at",
-        "claim": "claimed_at",
-        "start": "started_at",
-        "complete": "completed_at",
-        "confirm": "closed_at",
-    }
-    events = list(OrderEvent.objects.filter(order_id=order_id).order_by("id"))
-    at = start
-    fields: dict[str, object] = {"created_at": start}
-    for event in events:
-        if event.action != "submit":
-            low, high = gaps.get(event.action, (1, 30))
-            at = at + timedelta(minutes=rng.uniform(low, high))
-        event.at = min(at, timezone.now())
-        if event.action in stamps:
-            fields[stamps[event.action]] = event.at
-    OrderEvent.objects.bulk_update(events, ["at"])
-    order = Order.objects.get(pk=order_id)
-    # A reopened order's cycle timestamps were cleared by the reopen; keep them cleared.
-    for name, value in fields.items():
-        if name == "created_at" or getattr(order, name) is not None:
-            setattr(order, name, value)
-    Order.objects.filter(pk=order_id).update(**{k: getattr(order, k) for k in fields})
+
+    def gap(action: str) -> timedelta:
+        low, high = gaps.get(action, (1, 30))
+        return timedelta(minutes=rng.uniform(low, high))
+
+    order_backdate(order_id=order_id, start=start, gap=gap)
