@@ -16,13 +16,12 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from orders import services
 from orders.attachments import attachment_for, order_attach
 from orders.errors import InvalidInput, NotPermitted
-from orders.models import Category, IdempotencyKey, Order, OrderEvent
+from orders.models import Category, Order, OrderEvent
 from orders.selectors import (
     can_see_personal_data,
     desk_branch_ids,
@@ -46,25 +45,6 @@ MAX_IDEMPOTENCY_KEY = 128
 # Visible ASCII only: a NUL or a control character is no key (and PostgreSQL refuses NUL).
 IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 STATUSES = frozenset(s.value for s in Status)
-
-
-class OrderSubmitThrottle(UserRateThrottle):
-    """Per-resident limit on new orders (ORDER_SUBMIT_RATE); retries of a known key are free."""
-
-    scope = "order_submit"
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if request.method != "POST":
-            return True
-        key = request.headers.get("Idempotency-Key") or ""
-        if (
-            IDEMPOTENCY_KEY.fullmatch(key)
-            and request.user.is_authenticated
-            and IdempotencyKey.objects.filter(user=request.user, key=key).exists()
-        ):
-            # A phone retrying after a lost response creates nothing: never lock it out.
-            return True
-        return super().allow_request(request, view)
 
 
 class Pagination(LimitOffsetPagination):
@@ -91,8 +71,6 @@ class CategoryList(ListAPIView):
 
 
 class OrderListCreate(APIView):
-    throttle_classes = [OrderSubmitThrottle]
-
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, description="Only orders in this state."),

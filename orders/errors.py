@@ -61,3 +61,15 @@ class InvalidInput(OrderError):
     status_code = 400
     code = "invalid"
     default_message = "Invalid input."
+
+
+class RateLimited(OrderError):
+    """More orders than ORDER_SUBMIT_RATE allows; `retry_after` is when the next one will be taken."""
+
+    status_code = 429
+    code = "throttled"
+    default_message = "You have posted as many requests as allowed for now; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message)

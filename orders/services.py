@@ -42,6 +42,7 @@ from orders.errors import (
     OrderError,
     OrderNotFound,
 )
+from orders.limits import order_submit_check_rate
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
 from orders.payloads import event_payload, offer_payload, order_payload
 from orders.selectors import desk_branch_ids, roles_for, roles_of, with_roles
@@ -320,6 +321,7 @@ def order_submit(
 
     Returns (order, created). With an Idempotency-Key a retry returns the first order and
     never creates a second: the key's unique constraint decides between concurrent retries.
+    A resident's own posts are held to ORDER_SUBMIT_RATE (`orders.limits`, 429 beyond it).
     """
     # The key belongs to whoever sent the request: a desk entering requests for several
     # residents keys them in its own space, so which resident is part of what must match.
@@ -331,6 +333,12 @@ def order_submit(
             return hit, False
     try:
         with transaction.atomic():
+            order_submit_check_rate(resident=resident, submitted_by=submitted_by)  # locks the resident's row
+            if idempotency_key:
+                # Under that lock a concurrent request with this key has committed: its order, not a 429.
+                hit = _idempotent_hit(caller, idempotency_key, fingerprint)
+                if hit is not None:
+                    return hit, False
             order = _create_order(resident=resident, data=data, submitted_by=submitted_by, source=source)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=caller, key=idempotency_key, request_hash=fingerprint, order=order)

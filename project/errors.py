@@ -12,7 +12,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from orders.errors import OrderError
+from orders.errors import OrderError, RateLimited
 
 _CODES = {
     status.HTTP_401_UNAUTHORIZED: "not_authenticated",
@@ -48,7 +48,10 @@ def _pool_exhausted(exc: BaseException) -> bool:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OrderError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        response = Response(exc.as_dict(), status=exc.status_code)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DatabaseError) and _pool_exhausted(exc):
         # Every connection of this process's pool stayed busy: overload, not a fault. A 503
         # with Retry-After tells phones and load balancers to come back, where a 500 would not.

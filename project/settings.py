@@ -247,7 +247,6 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
-        "order_submit": env_str("ORDER_SUBMIT_RATE", "20/hour"),
         "realtime_ticket": env_str("REALTIME_TICKET_RATE", "60/minute"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -276,6 +275,9 @@ SANDAN = {
     "MAX_AUDIO_BYTES": env_int("SANDAN_MAX_AUDIO_BYTES", 4 * 1024 * 1024),
     "MAX_AUDIO_SECONDS": env_int("SANDAN_MAX_AUDIO_SECONDS", 120),
     "MAX_ATTACHMENTS_PER_ORDER": 6,
+    # Orders one resident may post (app, pages, Open311) in a sliding window; 429 beyond it.
+    # Decided in the database under a lock on the resident (orders/limits.py), never in Redis.
+    "ORDER_SUBMIT_RATE": env_str("ORDER_SUBMIT_RATE", "20/hour"),
 }
 
 # --- Open311 GeoReport v2 (docs/open311.md) ----------------------------------------------------

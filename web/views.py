@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from matching.services import rank_for_order
 from orders import services
 from orders.attachments import order_attach
-from orders.errors import OrderError, OrderNotFound
+from orders.errors import OrderError, OrderNotFound, RateLimited
 from orders.models import Order
 from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
 from orders.serializers import ACTION_BODIES
@@ -99,6 +99,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
     profile = getattr(request.user, "resident", None)
     has_home = profile is not None and profile.lat is not None and profile.lng is not None
     form = OrderForm(request.POST or None, request.FILES or None, has_home=has_home)
+    retry_after: int | None = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         order_input = services.OrderInput(
@@ -129,10 +130,16 @@ def order_new(request: HttpRequest) -> HttpResponse:
                     form.add_error(target if target in form.fields else None, message)
             if not error.fields:
                 form.add_error(None, error_message(error))
+            if isinstance(error, RateLimited):
+                retry_after = error.retry_after  # the form comes back as typed, with when to retry
         else:
             messages.success(request, _("Your request has been sent to the branch."))
             return redirect("web:order", order_id=order.pk)
-    return _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
+    response = _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
+    if retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 # --- one order, every role ---------------------------------------------------------------------

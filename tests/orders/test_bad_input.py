@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from notifications.models import Event
-from orders.api import OrderSubmitThrottle
 from orders.models import Attachment, Order, OrderEvent
 from tests.orders.conftest import snapshot
 from tests.orders.media import jpeg_bytes, wav_bytes
@@ -242,8 +241,8 @@ FUZZ = hypothesis_settings(
 
 
 @pytest.fixture
-def no_rate_limit(monkeypatch):
-    monkeypatch.setattr(OrderSubmitThrottle, "THROTTLE_RATES", {"order_submit": "100000/hour"})
+def no_rate_limit(settings):
+    settings.SANDAN = {**settings.SANDAN, "ORDER_SUBMIT_RATE": "100000/hour"}
 
 
 @FUZZ
@@ -382,9 +381,8 @@ def test_attachments_only_while_the_order_is_open(api, resident, new_order, reac
 
 
 @pytest.fixture
-def three_per_hour(monkeypatch):
-    # DRF reads the rates into the class when it is defined: patch the class, not settings.
-    monkeypatch.setattr(OrderSubmitThrottle, "THROTTLE_RATES", {"order_submit": "3/hour"})
+def three_per_hour(settings):
+    settings.SANDAN = {**settings.SANDAN, "ORDER_SUBMIT_RATE": "3/hour"}
 
 
 def test_posting_more_than_the_rate_gets_429(three_per_hour, api, resident, other_resident):
