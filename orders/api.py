@@ -56,7 +56,8 @@ def render_order(order: Order, user, *, detail: bool = False, roles=None) -> dic
     if detail:
         # The timeline with its actors in one query, not one more per step.
         prefetch_related_objects([order], Prefetch("events", OrderEvent.objects.select_related("actor")))
-        context = {"personal_ids": {order.pk} if can_see_personal_data(roles or set()) else set(), "roles": roles}
+        personal = can_see_personal_data(roles or set(), order)
+        context = {"personal_ids": {order.pk} if personal else set(), "roles": roles}
         return OrderDetailSerializer(order, context=context).data
     return OrderSerializer(order, context={"personal_ids": personal_ids_for(user, [order])}).data
 

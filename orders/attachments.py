@@ -132,7 +132,7 @@ def attachment_for(user, token: str) -> Attachment:
     attachment = Attachment.objects.select_related("order").filter(token=token).first()
     if attachment is None:
         raise OrderNotFound()
-    _, roles = order_get_for(user, attachment.order_id)
-    if not can_see_personal_data(roles):
+    order, roles = order_get_for(user, attachment.order_id)
+    if not can_see_personal_data(roles, order):
         raise OrderNotFound()
     return attachment

@@ -172,14 +172,18 @@ _PERSONAL_KEYS = ("address", "contact_phone", "lat", "lng")
 
 
 def _forget_personal_data(order: Order, user_id: int) -> None:
-    """A volunteer who no longer holds the order loses its address and phone everywhere,
-    including the outbox: a resume from an old cursor must not hand them back."""
+    """A volunteer who no longer holds the order loses its address, phone and the resident's
+    name everywhere, including the outbox: a resume from an old cursor must not hand them back."""
     events = list(Event.objects.filter(recipient_id=user_id, order_id=order.pk))
+    resident_name = str(order.resident)
     for event in events:
         inner = event.payload.get("order") if isinstance(event.payload, dict) else None
         if isinstance(inner, dict):
             for key in _PERSONAL_KEYS:
                 inner.pop(key, None)
+        step = event.payload.get("event") if isinstance(event.payload, dict) else None
+        if isinstance(step, dict) and step.get("actor") == resident_name:
+            step["actor"] = _("Resident")
     Event.objects.bulk_update(events, ["payload"])
 
 
@@ -743,6 +747,11 @@ def order_confirm(*, order_id: int, user, rating: int | None = None, comment: st
     fresh = _finish(order, "confirm", order.status, user, note, {"rating": rating} if rating else {})
     # 愛心銀行: the volunteer's hours are credited in the same transaction as the close.
     timebank_credit_order(order=fresh)
+    if fresh.volunteer is not None:
+        # Closed: the volunteer's stored outbox copies lose the resident's details now (the live
+        # push of this close still carries them), so no resume hands them back later; REST and
+        # the pages show them for a while longer (orders.selectors.contact_open).
+        _forget_personal_data(fresh, fresh.volunteer.user_id)
     return fresh
 
 

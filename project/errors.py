@@ -48,10 +48,10 @@ def _pool_exhausted(exc: BaseException) -> bool:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OrderError):
-        response = Response(exc.as_dict(), status=exc.status_code)
+        refused = Response(exc.as_dict(), status=exc.status_code)
         if isinstance(exc, RateLimited):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+            refused["Retry-After"] = str(exc.retry_after)
+        return refused
     if isinstance(exc, DatabaseError) and _pool_exhausted(exc):
         # Every connection of this process's pool stayed busy: overload, not a fault. A 503
         # with Retry-After tells phones and load balancers to come back, where a 500 would not.

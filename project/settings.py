@@ -266,7 +266,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Orders -----------------------------------------------------------------------------------
-SANDAN = {
+SANDAN: dict[str, Any] = {
     # Days after completion within which a resident may still reopen, and after which the
     # system confirms on their behalf.
     "CONFIRM_DAYS": env_int("SANDAN_CONFIRM_DAYS", 7),
@@ -275,6 +275,9 @@ SANDAN = {
     "MAX_AUDIO_BYTES": env_int("SANDAN_MAX_AUDIO_BYTES", 4 * 1024 * 1024),
     "MAX_AUDIO_SECONDS": env_int("SANDAN_MAX_AUDIO_SECONDS", 120),
     "MAX_ATTACHMENTS_PER_ORDER": 6,
+    # The volunteer who did an order sees the resident's phone, address and name until this
+    # many hours after it is closed; then it stays in their history without them.
+    "CONTACT_HOURS_AFTER_CLOSE": env_int("SANDAN_CONTACT_HOURS_AFTER_CLOSE", 24),
     # Orders one resident may post (app, pages, Open311) in a sliding window; 429 beyond it.
     # Decided in the database under a lock on the resident (orders/limits.py), never in Redis.
     "ORDER_SUBMIT_RATE": env_str("ORDER_SUBMIT_RATE", "20/hour"),

@@ -26,6 +26,7 @@ from orders import services
 from orders.attachments import order_attach
 from orders.errors import OrderError, OrderNotFound, RateLimited
 from orders.models import Order
+from orders.privacy import shown_actor, shown_text
 from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
 from orders.serializers import ACTION_BODIES
 from orders.states import ACTIONS, Role, allowed_from, may
@@ -148,15 +149,24 @@ def order_new(request: HttpRequest) -> HttpResponse:
 def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict[str, Any]:
     available = {a for a in ACTIONS if may(a, roles) and allowed_from(a, order.status)}
     desk = bool(roles & {Role.SECRETARY, Role.STAFF})
+    personal = can_see_personal_data(roles, order)
+    timeline = list(order.events.select_related("actor").order_by("at", "id"))
+    for event in timeline:
+        # As the API shows them: no resident's name or phone to whom may not see them.
+        event.shown_actor = shown_actor(event, order, personal=personal)  # type: ignore[attr-defined]
+        event.shown_note = shown_text(event.note, order, personal=personal)  # type: ignore[attr-defined]
+    rating = order.ratings.order_by("-created_at").first()
     context: dict[str, Any] = {
         "order": order,
         "order_roles": {str(r) for r in roles},
-        "personal": can_see_personal_data(roles),
-        "timeline": list(order.events.select_related("actor").order_by("at", "id")),
+        "personal": personal,
+        "description": shown_text(order.description, order, personal=personal),
+        "timeline": timeline,
         "can": available,
         "desk": desk,
         "clock": selectors.clock_for(order),
-        "rating": order.ratings.order_by("-created_at").first(),
+        "rating": rating,
+        "rating_comment": shown_text(rating.comment, order, personal=personal) if rating else None,
     }
     if context["personal"]:
         context["attachments"] = list(order.attachments.all())

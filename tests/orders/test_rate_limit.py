@@ -111,9 +111,10 @@ def test_open311_filings_count_for_the_resident_they_name(three_per_hour, settin
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_sixty_concurrent_posts_create_exactly_the_allowed_number(world):
+def test_sixty_concurrent_posts_create_exactly_the_allowed_number(world, settings):
     """60 posts from one resident released at one instant, each on its own connection: 20 are
     created (the default ORDER_SUBMIT_RATE), 40 get 429, and the next post is refused too."""
+    settings.SANDAN = {**settings.SANDAN, "ORDER_SUBMIT_RATE": "20/hour"}
     Category.objects.get_or_create(code="errands", defaults={"name": "Errands"})
     resident = ResidentProfileFactory(user__username="flooder", grid=world.north).user
     neighbour = ResidentProfileFactory(user__username="neighbour", grid=world.north).user
