@@ -338,10 +338,39 @@ def test_oversized_photo_is_refused(api, resident, order, settings):
     assert not Attachment.objects.exists() and _stored_files(settings) == []
 
 
-def test_picture_with_too_many_pixels_is_refused_before_decoding(api, resident, order, settings, monkeypatch):
-    monkeypatch.setattr("orders.attachments.MAX_PIXELS", 100 * 100)
+def test_picture_with_too_many_pixels_is_refused_before_decoding(api, resident, order, settings):
+    settings.SANDAN = {**settings.SANDAN, "MAX_PHOTO_PIXELS": 100 * 100}
     response = _attach(api(resident), order.pk, "photo", "wide.jpg", jpeg_bytes((200, 100)), "image/jpeg")
     assert response.status_code == 400 and "file" in response.data
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that is only a header: it claims width × height pixels and holds none."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("case", "width", "height"),
+    [
+        ("beyond Pillow's own limit: DecompressionBombError", 100_000, 100_000),
+        ("36 megapixels: below Pillow's limit, above ours", 6_000, 6_000),
+        ("a header and no pixels at all: Pillow's verify raises IndexError", 100, 100),
+    ],
+)
+def test_a_decompression_bomb_is_refused_with_a_400(case, width, height, api, resident, order, settings):
+    png = _png_header(width, height)
+    assert len(png) == 45
+    response = _attach(api(resident), order.pk, "photo", "bomb.png", png, "image/png")
+    assert response.status_code == 400, (case, response.content)
+    assert "file" in response.data
+    assert not Attachment.objects.exists() and _stored_files(settings) == []
 
 
 def test_wav_recording_is_accepted_with_its_duration(api, resident, order):
