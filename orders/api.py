@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, prefetch_related_objects
@@ -16,6 +16,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from orders import services
@@ -45,11 +46,6 @@ MAX_IDEMPOTENCY_KEY = 128
 # Visible ASCII only: a NUL or a control character is no key (and PostgreSQL refuses NUL).
 IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 STATUSES = frozenset(s.value for s in Status)
-
-
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
 
 
 def render_order(order: Order, user, *, detail: bool = False, roles=None) -> dict[str, Any]:
@@ -88,7 +84,7 @@ class OrderListCreate(APIView):
         if wanted and wanted not in STATUSES:
             raise InvalidInput(fields={"status": [_("Unknown status.")]})
         qs = order_list(request.user, status=wanted, role=request.query_params.get("role"))
-        paginator = Pagination()
+        paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None
         context = {"personal_ids": personal_ids_for(request.user, page)}

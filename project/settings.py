@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # NUL bytes anywhere in the input, and bodies over the limit, refused in one place.
+    "project.middleware.RefuseUnstorableInput",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -246,6 +248,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
+    # limit/offset, bounded (project/pagination.py); views take it from here.
+    "DEFAULT_PAGINATION_CLASS": "project.pagination.Pagination",
     "DEFAULT_THROTTLE_RATES": {
         "realtime_ticket": env_str("REALTIME_TICKET_RATE", "60/minute"),
     },

@@ -72,8 +72,8 @@ BAD_ORDERS: list[tuple[str, Any, str]] = [
 def test_bad_order_gets_400_naming_the_field(case, body, field, api, resident):
     before = stored()
     response = api(resident).post("/api/v1/orders", body, format="json")
-    assert response.status_code == 400, response.data
-    assert response.data.get(field), response.data
+    assert response.status_code == 400, response.content
+    assert response.json().get(field), response.content
     assert stored() == before
 
 
@@ -96,11 +96,11 @@ def test_unparseable_body_gets_400(case, raw, api, resident, settings):
     assert stored() == before
 
 
-def test_oversized_body_gets_400_in_the_api_shape(api, resident, settings):
+def test_oversized_body_gets_413_in_the_api_shape(api, resident, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     before = stored()
     response = api(resident).post("/api/v1/orders", {**GOOD, "description": "x" * 5000}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert stored() == before
 
@@ -452,7 +452,7 @@ def test_a_retry_of_a_known_key_is_never_throttled(three_per_hour, api, resident
 @pytest.mark.parametrize("status", ["\x00", "bogus", "CLOSED"])
 def test_unknown_status_filter_names_the_parameter(status, api, resident):
     response = api(resident).get("/api/v1/orders", {"status": status})
-    assert response.status_code == 400 and "status" in response.data
+    assert response.status_code == 400 and "status" in response.json()
 
 
 def test_known_status_filter_works(api, resident, new_order, reach):
@@ -470,9 +470,14 @@ def test_idempotency_key_with_control_or_odd_characters_is_refused(key, api, res
     assert stored() == before
 
 
-@pytest.mark.parametrize("token", ["%00abc", "..%2F..%2Fsettings.py", "A" * 32, "0" * 31])
+@pytest.mark.parametrize("token", ["..%2F..%2Fsettings.py", "A" * 32, "0" * 31])
 def test_malformed_attachment_token_is_404(token, api, resident):
     assert api(resident).get(f"/api/v1/attachments/{token}").status_code == 404
+
+
+def test_a_nul_in_the_path_is_a_400(api, resident):
+    response = api(resident).get("/api/v1/attachments/%00abc")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
 
 
 def test_a_request_that_waited_out_the_connection_pool_gets_503_with_retry_after(api, resident, monkeypatch):
