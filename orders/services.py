@@ -378,7 +378,7 @@ def _create_order(*, resident, data: OrderInput, submitted_by, source: str | Non
     grid = grid_for_point(lat, lng)
     branch = branch_for_area(grid) if grid is not None else None
     if branch is None:
-        raise InvalidInput(fields={"lat": [_("No branch serves this location.")]})
+        raise InvalidInput(fields={"lat": [_("This location is outside every area Sandan serves.")]})
     if submitted_by is not None and branch.pk not in desk_branch_ids(submitted_by):
         # Otherwise the desk would create an order it cannot see, answer 404 and invite a retry.
         raise InvalidInput(fields={"resident": [_("This request belongs to a branch you do not serve.")]})
@@ -443,6 +443,8 @@ def order_transfer(
     order, roles = _load(order_id, user)
     _check("transfer", order, roles)
     note = _reason(reason)
+    if branch_id is not None and area_id is not None:
+        raise InvalidInput(fields={"area": [_("Name a branch or an area to transfer to, not both.")]})
     if branch_id is not None:
         target = Branch.objects.filter(pk=branch_id).first()
         if target is None:
@@ -529,6 +531,8 @@ def _choose_for_dispatch(
             raise InvalidInput(fields={"volunteer": [_("Name the volunteer to offer the order to.")]})
         return _check_offerable(order, [volunteer], "volunteer"), None
     if mode == Order.DispatchMode.POOL:
+        if volunteers and top is not None:
+            raise InvalidInput(fields={"top": [_("Name the volunteers or ask for the top n, not both.")]})
         if volunteers:
             return _check_offerable(order, list(dict.fromkeys(volunteers)), "volunteers"), None
         n = top or settings.SANDAN["POOL_DEFAULT_TOP"]

@@ -207,3 +207,38 @@ def test_a_body_over_the_limit_is_a_413(api, resident):
     response = api(resident).post("/api/v1/orders", big, content_type="application/json")
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
+
+
+# --- input that was accepted and then silently ignored -------------------------------------------
+
+
+@pytest.mark.parametrize("point", [(0.0, 0.0), (48.8566, 2.3522), (BASE_LAT + 0.2, BASE_LNG)])
+def test_an_order_outside_every_served_area_is_refused(point, api, resident):
+    lat, lng = point
+    body = {"category": "errands", "description": "Help", "lat": lat, "lng": lng}
+    response = api(resident).post("/api/v1/orders", body, format="json")
+    assert response.status_code == 400 and "lat" in response.json(), response.content
+    assert not Order.objects.exists()
+
+
+def test_an_order_near_a_grid_is_still_taken(api, resident):
+    body = {"category": "errands", "description": "Help", "lat": BASE_LAT + 0.01, "lng": BASE_LNG}
+    assert api(resident).post("/api/v1/orders", body, format="json").status_code == 201
+
+
+def test_a_transfer_naming_a_branch_and_an_area_is_refused(api, secretary, world, submit):
+    order = submit()
+    body = {"branch": world.south_branch.pk, "area": world.north.pk, "reason": "Theirs"}
+    response = api(secretary).post(f"/api/v1/orders/{order.pk}/transfer", body, format="json")
+    assert response.status_code == 400 and "area" in response.json()
+    order.refresh_from_db()
+    assert order.branch_id == world.north_branch.pk
+
+
+def test_a_pool_dispatch_naming_volunteers_and_top_is_refused(api, secretary, volunteer, submit, advance):
+    order = advance(submit(), "accepted")
+    body = {"mode": "pool", "volunteers": [volunteer.volunteer.pk], "top": 3}
+    response = api(secretary).post(f"/api/v1/orders/{order.pk}/dispatch", body, format="json")
+    assert response.status_code == 400 and "top" in response.json()
+    order.refresh_from_db()
+    assert order.status == "accepted"
