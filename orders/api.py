@@ -77,7 +77,15 @@ class OrderListCreate(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses=OrderSerializer(many=True),
+        responses=inline_serializer(
+            "PaginatedOrderList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": OrderSerializer(many=True),
+            },
+        ),
     )
     def get(self, request: Request) -> Response:
         wanted = request.query_params.get("status")
@@ -139,6 +147,8 @@ class OrderAction(APIView):
     """POST /api/v1/orders/{id}/{action}: one lifecycle action, one service call."""
 
     @extend_schema(
+        operation_id="orders_action",
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(ACTIONS))],
         request=inline_serializer("ActionBody", {"reason": serializers.CharField(required=False)}),
         responses=OrderDetailSerializer,
         description="Bodies: dispatch {mode, volunteer | volunteers | top}; complete {note, hours}; "

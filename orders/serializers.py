@@ -121,6 +121,13 @@ class OrderSerializer(OutputSerializer):
     branch_name = serializers.CharField(source="branch.name", read_only=True)
     area = serializers.SerializerMethodField()
     volunteer_name = serializers.SerializerMethodField()
+    # Null for whoever may not see the resident's personal data (to_representation).
+    address = serializers.CharField(read_only=True, allow_null=True)
+    contact_phone = serializers.CharField(read_only=True, allow_null=True)
+    lat = serializers.FloatField(read_only=True, allow_null=True)
+    lng = serializers.FloatField(read_only=True, allow_null=True)
+    # Empty until the order is dispatched: a plain string in the schema, not the choices' enum.
+    dispatch_mode = serializers.CharField(read_only=True, help_text="direct, pool, broadcast or batch; empty before.")
 
     class Meta:
         model = Order
@@ -215,8 +222,8 @@ class OfferSerializer(OutputSerializer):
     description = serializers.SerializerMethodField()
     urgency = serializers.CharField(source="order.urgency")
     area = serializers.SerializerMethodField()
-    window_start = serializers.DateTimeField(source="order.window_start")
-    window_end = serializers.DateTimeField(source="order.window_end")
+    window_start = serializers.DateTimeField(source="order.window_start", allow_null=True)
+    window_end = serializers.DateTimeField(source="order.window_end", allow_null=True)
 
     class Meta:
         model = Offer
