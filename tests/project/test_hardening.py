@@ -242,3 +242,39 @@ def test_a_pool_dispatch_naming_volunteers_and_top_is_refused(api, secretary, vo
     assert response.status_code == 400 and "top" in response.json()
     order.refresh_from_db()
     assert order.status == "accepted"
+
+
+# --- the OpenAPI schema says what the API answers --------------------------------------------------
+
+
+@pytest.fixture
+def openapi(client):
+    return client.get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def _resolve(openapi, schema):
+    while "$ref" in schema:
+        schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/notifications"])
+def test_paginated_lists_are_declared_as_pages(openapi, path):
+    body = openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = _resolve(openapi, body)
+    assert page["type"] == "object"
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
+    assert page["properties"]["results"]["type"] == "array"
+
+
+def test_every_operation_declares_its_errors_in_the_error_shape(openapi):
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            for status in ("400", "401", "403", "404"):
+                declared = operation["responses"].get(status)
+                assert declared, (method, path, status)
+                shape = _resolve(openapi, declared["content"]["application/json"]["schema"])
+                assert "code" in shape["properties"] and "detail" in shape["properties"]
+            if method != "get":
+                assert "409" in operation["responses"] and "413" in operation["responses"], (method, path)
+    assert "429" in openapi["paths"]["/api/v1/orders"]["post"]["responses"]
