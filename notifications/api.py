@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from typing import cast
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -32,10 +35,21 @@ class ReadSerializer(serializers.Serializer):
 
 
 class NotificationList(APIView):
-    @extend_schema(responses=NotificationSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses=inline_serializer(
+            "PaginatedNotificationList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": NotificationSerializer(many=True),
+                "unread": serializers.IntegerField(),
+            },
+        ),
+    )
     def get(self, request: AuthedRequest) -> Response:
-        paginator = LimitOffsetPagination()
-        paginator.default_limit = 50
+        paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
         qs = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
         page = paginator.paginate_queryset(qs, request, view=self)
         response = paginator.get_paginated_response(NotificationSerializer(page, many=True).data)

@@ -255,16 +255,24 @@ def relay_unpushed(*, older_than_seconds: float = 2.0, limit: int = 500) -> int:
         return Event.objects.filter(pk__in=ids, pushed_at__isnull=False).count()
 
 
-def outbox_forget(*, recipient_id: int, order_id: int, keys: Iterable[str]) -> int:
+def outbox_forget(
+    *, recipient_id: int, order_id: int, keys: Iterable[str], actors: dict[str, str] | None = None
+) -> int:
     """Strip `keys` from the order inside every outbox event of `recipient_id` about
-    `order_id`: someone who no longer may see them (a volunteer who released the order) must
-    not get them back by resuming from an old cursor. Returns how many events were edited."""
+    `order_id`, and rename the timeline actors named in `actors`: someone who no longer may
+    see them (a volunteer who released the order) must not get them back by resuming from an
+    old cursor. Returns how many events were looked at."""
     events = list(Event.objects.filter(recipient_id=recipient_id, order_id=order_id))
     dropped = tuple(keys)
+    renamed = actors or {}
     for event in events:
-        inner = event.payload.get("order") if isinstance(event.payload, dict) else None
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        inner = payload.get("order")
         if isinstance(inner, dict):
             for key in dropped:
                 inner.pop(key, None)
+        step = payload.get("event")
+        if isinstance(step, dict) and step.get("actor") in renamed:
+            step["actor"] = renamed[step["actor"]]
     Event.objects.bulk_update(events, ["payload"])
     return len(events)

@@ -25,6 +25,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CLOSE_SERVICE_RESTART = 4012
+CLOSE_TRY_AGAIN = 4013  # the channel layer (Redis) is unavailable: reconnect later and resume
 
 _sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
@@ -45,6 +46,41 @@ def handshake_slot() -> asyncio.Semaphore:
     if slot is None:
         slot = _slots[loop] = asyncio.Semaphore(settings.REALTIME["HANDSHAKE_CONCURRENCY"])
     return slot
+
+
+class RefuseWhileUnavailable:
+    """ASGI wrapper for /ws/: a handshake that fails on the server before anything was sent
+    (Redis away: the channel layer cannot open the socket's channel, which Channels does before
+    `connect()`) is accepted and closed at once with 4013, "try again later", instead of
+    daphne's HTTP 500. A browser sees no HTTP status, only the close code, so this is what
+    tells phones to back off and resume; a 500 looked like a server bug."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        sent = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal sent
+            sent = True
+            await send(message)
+
+        try:
+            return await self.inner(scope, receive, tracked)
+        except Exception:
+            if sent or scope.get("type") != "websocket":
+                raise
+            logger.warning("refusing a socket with %d: the handshake failed", CLOSE_TRY_AGAIN, exc_info=True)
+            await refuse(receive, send)
+
+
+async def refuse(receive: Any, send: Any) -> None:
+    """Finish a pending handshake with "try again later" (4013)."""
+    message = await receive()
+    if message.get("type") == "websocket.connect":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
 
 
 def register(consumer: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -23,6 +23,11 @@ MAX_RESULTS = 1000
 # The spec allows 4,000 characters; Sandan's orders hold 2,000 (orders.serializers).
 MAX_DESCRIPTION = 2000
 MAX_NAME = 60
+MAX_EMAIL = 254  # RFC 5321, and the column the address is stored in
+# Dates a query may name: beyond them the 90-day window (or the conversion to UTC) would
+# leave the calendar (datetime's year 1 to 9999) and fail instead of answering.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 STATUSES = ("open", "closed")
 
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,40})\](\[\])?$")
@@ -111,7 +116,9 @@ def parse_filing(data: QueryDict) -> Filing:
         problems.append(_("address_string is limited to 255 characters."))
 
     email = _one(data, "email").lower()
-    if email:
+    if len(email) > MAX_EMAIL:
+        problems.append(_("email is limited to %(n)s characters.") % {"n": MAX_EMAIL})
+    elif email:
         try:
             validate_email(email)
         except ValidationError:
@@ -211,6 +218,11 @@ def parse_query(data: QueryDict, *, now: datetime | None = None) -> Query:
         parsed[name] = parse_datetime_w3(raw) if raw else None
         if raw and parsed[name] is None:
             problems.append(_("%(name)s must be a w3 date-time, e.g. 2010-01-01T00:00:00Z.") % {"name": name})
+        elif parsed[name] is not None and not EARLIEST <= parsed[name] <= LATEST:  # type: ignore[operator]
+            problems.append(_("%(name)s must lie between the years 1900 and 9000.") % {"name": name})
+            parsed[name] = None
+    if problems:
+        raise BadRequest(*problems)
     start, end = _window(parsed["start_date"], parsed["end_date"], now or timezone.now())
     if end < start:
         problems.append(_("end_date must not be before start_date."))

@@ -3,11 +3,11 @@
 Privacy (docs/open311.md): these payloads are public. They never carry the resident's name,
 phone, e-mail or exact address. The location is the grid's name and the coordinates rounded
 to PRECISION decimals; free text (the description, the timeline note) is masked for the
-resident's own details and for anything shaped like a phone number or an e-mail address."""
+resident's own details and for anything shaped like a phone number or an e-mail address, by
+the same `orders.privacy.mask` that every other viewer without access to them gets."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from open311.models import ServiceAttribute
 from open311.selectors import OPEN
 from orders.models import Category, Order
+from orders.privacy import mask
 from orders.states import Status
 from volunteers.models import Area
 
@@ -27,15 +28,10 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = ["text/xml", "application/json"]
 # 3 decimals of a degree: about 111 m north-south and 95 m east-west at Shanghai's latitude.
 PRECISION = 3
-MASK = "***"
 # When the service list last changed in code; attribute edits in the admin move it on.
 CHANGESET = "2026-11-26T00:00:00+08:00"
 # Without a preferred window, the fulfilment expected by urgency (hours after submission).
 EXPECTED_HOURS = {"urgent": 4, "high": 24, "normal": 72, "low": 168}
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
-_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 
 # Why an order is where it is, in words a 311 client can show.
 _NOTICES = {
@@ -90,52 +86,6 @@ def area_name(order: Order) -> str:
         names.append(node.name)
         node = node.parent
     return ", ".join(names)
-
-
-def _personal_strings(order: Order) -> list[str]:
-    user = order.resident
-    profile = getattr(user, "resident", None)
-    candidates = [
-        order.address,
-        order.contact_phone,
-        user.email,
-        user.first_name,
-        user.last_name,
-        user.get_full_name(),
-        user.display_name,
-        user.username,
-        getattr(profile, "address", ""),
-        getattr(profile, "phone", ""),
-    ]
-    # Longest first, so that a full name is masked before its parts.
-    return sorted({c.strip() for c in candidates if c and len(c.strip()) >= 2}, key=len, reverse=True)
-
-
-def mask(text: str | None, order: Order) -> str | None:
-    if not text:
-        return None
-    lowered = text.lower()
-    for secret in _personal_strings(order):
-        if secret.lower() not in lowered:
-            continue  # the usual case: no pattern to compile (compiling per row dominated a list)
-        pattern = re.escape(secret)
-        if secret[0].isascii() and secret[0].isalnum() and secret[-1].isascii() and secret[-1].isalnum():
-            # Latin names and usernames as whole words only ("Al" must not eat "Also");
-            # Chinese is written without spaces, so it is masked wherever it appears.
-            pattern = rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z0-9])"
-        text = re.sub(pattern, MASK, text, flags=re.IGNORECASE)
-        lowered = text.lower()
-    text = _EMAIL.sub(MASK, text)
-    text = _DIGITS.sub(_mask_number, text)
-    return text
-
-
-def _mask_number(match: re.Match[str]) -> str:
-    """Seven digits or more read as a phone number (a date like 2026-11-26 does not)."""
-    found = match.group()
-    if sum(ch.isdigit() for ch in found) < 7 or _DATE.match(found):
-        return found
-    return MASK
 
 
 def request_payload(order: Order, request: HttpRequest) -> dict[str, Any]:

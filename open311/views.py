@@ -15,11 +15,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from open311 import payloads, selectors, services
-from open311.errors import BadRequest, NotFound, Open311Error
+from open311.errors import BadRequest, NotFound, Open311Error, RateLimited
 from open311.models import ServiceAttribute
 from open311.params import parse_filing, parse_query
 from open311.renderers import render, render_error
 from orders.errors import OrderError
+from orders.errors import RateLimited as OrderRateLimited
 
 View = Callable[..., HttpResponse]
 # Sandan's own keys hold 128 characters; the client's id is prefixed to this one.
@@ -46,6 +47,9 @@ def open311_view(*methods: str) -> Callable[[View], View]:
                 response = render_error(fmt, error)
             except (RequestDataTooBig, TooManyFieldsSent):
                 response = render_error(fmt, BadRequest(_("The request body is too large.")))
+            except OrderRateLimited as error:
+                # The resident's own ORDER_SUBMIT_RATE, beside the client's rate: the same 429.
+                response = render_error(fmt, RateLimited(error.message, retry_after=error.retry_after))
             except OrderError as error:
                 # A rule of the order services the parsing above did not foresee: the spec
                 # knows 403 and 404, and 400 for any other request that cannot be fulfilled.

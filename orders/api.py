@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse
@@ -15,7 +15,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.typing import AuthedRequest
@@ -23,7 +23,7 @@ from orders import services
 from orders.actions import order_act
 from orders.attachments import attachment_for, order_attach
 from orders.errors import InvalidInput, OrderNotFound
-from orders.models import Category, IdempotencyKey, Order, OrderEvent
+from orders.models import Category, Order, OrderEvent
 from orders.selectors import (
     MAX_BATCH,
     can_see_personal_data,
@@ -40,7 +40,7 @@ from orders.serializers import (
     OrderDetailSerializer,
     OrderSerializer,
 )
-from orders.states import Status
+from orders.states import ACTIONS, Status
 from timebank.api import EntrySerializer
 
 MAX_IDEMPOTENCY_KEY = 128
@@ -49,35 +49,12 @@ IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 STATUSES = frozenset(s.value for s in Status)
 
 
-class OrderSubmitThrottle(UserRateThrottle):
-    """Per-resident limit on new orders (ORDER_SUBMIT_RATE); retries of a known key are free."""
-
-    scope = "order_submit"
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if request.method != "POST":
-            return True
-        key = request.headers.get("Idempotency-Key") or ""
-        if (
-            IDEMPOTENCY_KEY.fullmatch(key)
-            and request.user.is_authenticated
-            and IdempotencyKey.objects.filter(user=request.user, key=key).exists()
-        ):
-            # A phone retrying after a lost response creates nothing: never lock it out.
-            return True
-        return super().allow_request(request, view)
-
-
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
-
-
 def render_order(order: Order, user, *, detail: bool = False, roles=None) -> dict[str, Any]:
     if detail:
         # The timeline with its actors in one query, not one more per step.
         prefetch_related_objects([order], Prefetch("events", OrderEvent.objects.select_related("actor")))
-        context = {"personal_ids": {order.pk} if can_see_personal_data(roles or set()) else set(), "roles": roles}
+        personal = can_see_personal_data(roles or set(), order)
+        context = {"personal_ids": {order.pk} if personal else set(), "roles": roles}
         return OrderDetailSerializer(order, context=context).data
     return OrderSerializer(order, context={"personal_ids": personal_ids_for(user, [order])}).data
 
@@ -92,8 +69,6 @@ class CategoryList(ListAPIView):
 
 
 class OrderListCreate(APIView):
-    throttle_classes = [OrderSubmitThrottle]
-
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, description="Only orders in this state."),
@@ -103,14 +78,22 @@ class OrderListCreate(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses=OrderSerializer(many=True),
+        responses=inline_serializer(
+            "PaginatedOrderList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": OrderSerializer(many=True),
+            },
+        ),
     )
     def get(self, request: Request) -> Response:
         wanted = request.query_params.get("status")
         if wanted and wanted not in STATUSES:
             raise InvalidInput(fields={"status": [_("Unknown status.")]})
         qs = order_list(request.user, status=wanted, role=request.query_params.get("role"))
-        paginator = Pagination()
+        paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None
         context = {"personal_ids": personal_ids_for(request.user, page)}
@@ -156,6 +139,8 @@ class OrderAction(APIView):
     """POST /api/v1/orders/{id}/{action}: one lifecycle action, one service call."""
 
     @extend_schema(
+        operation_id="orders_action",
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(ACTIONS))],
         request=inline_serializer("ActionBody", {"reason": serializers.CharField(required=False)}),
         responses=OrderDetailSerializer,
         description="Bodies: dispatch {mode, volunteer | volunteers | top}; complete {note, hours}; "

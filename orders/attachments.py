@@ -18,14 +18,13 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from orders.errors import InvalidInput, InvalidTransition, NotPermitted
 from orders.models import Attachment, Order
 from orders.selectors import order_get_for
 from orders.states import Role, Status
 
-MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 MAX_SIDE = 2048
 
 # Who may attach, and while the order is in which states.
@@ -46,16 +45,23 @@ def _clean_photo(upload: UploadedFile) -> tuple[bytes, str, str]:
     if upload.size is not None and upload.size > settings.SANDAN["MAX_PHOTO_BYTES"]:
         raise InvalidInput(fields={"file": [_("The photo is too large.")]})
     raw = upload.read()
+    too_many = InvalidInput(fields={"file": [_("The photo has too many pixels.")]})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Only the header is read here: a few bytes may claim 100,000 × 100,000 pixels, and
+            # the size is refused before anything is decoded (MAX_PHOTO_PIXELS).
             probe = Image.open(io.BytesIO(raw))
-            if probe.width * probe.height > MAX_PIXELS:
-                raise InvalidInput(fields={"file": [_("The photo has too many pixels.")]})
+            if probe.width * probe.height > settings.SANDAN["MAX_PHOTO_PIXELS"]:
+                raise too_many
             probe.verify()
             decoded: Image.Image = Image.open(io.BytesIO(raw))
             decoded.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning):
+    except InvalidInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many from None  # beyond even Pillow's own limit, checked while opening
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds on hostile input (IndexError, struct.error...)
         raise InvalidInput(fields={"file": [_("This file is not a photo we can read.")]}) from None
     image = (ImageOps.exif_transpose(decoded) or decoded).convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
@@ -132,7 +138,7 @@ def attachment_for(user, token: str) -> Attachment:
     attachment = Attachment.objects.select_related("order").filter(token=token).first()
     if attachment is None:
         raise OrderNotFound()
-    _, roles = order_get_for(user, attachment.order_id)
-    if not can_see_personal_data(roles):
+    order, roles = order_get_for(user, attachment.order_id)
+    if not can_see_personal_data(roles, order):
         raise OrderNotFound()
     return attachment

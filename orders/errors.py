@@ -14,6 +14,7 @@ __all__ = [
     "NotPermitted",
     "OrderError",
     "OrderNotFound",
+    "RateLimited",
     "ServiceError",
 ]
 
@@ -46,3 +47,15 @@ class OrderNotFound(OrderError):
     status_code = 404
     code = "not_found"
     default_message = "No such order."
+
+
+class RateLimited(OrderError):
+    """More orders than ORDER_SUBMIT_RATE allows; `retry_after` is when the next one will be taken."""
+
+    status_code = 429
+    code = "throttled"
+    default_message = "You have posted as many requests as allowed for now; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message)

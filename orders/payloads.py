@@ -1,7 +1,8 @@
 """The shapes events carry, per audience. The REST serializers give the same field names.
 
 `personal=False` leaves the resident's phone and exact address out entirely: an offer shows
-the area name and the distance rounded to 100 m, nothing more (docs/design.md, "Events and privacy").
+the area name and the distance rounded to 100 m, nothing more, and its description masked
+(`orders.privacy`) (docs/design.md, "Events and privacy").
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from orders.models import Offer, Order, OrderEvent
+from orders.privacy import public_description
 
 
 def _iso(value) -> str | None:
@@ -51,7 +53,7 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "order": order.pk,
         "category": order.category.code,
         "category_name": order.category.name,
-        "description": order.description,
+        "description": public_description(order),
         "urgency": order.urgency,
         "area": order.grid.name if order.grid is not None else None,
         "distance_m": offer.distance_m,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.errors import InvalidInput, NotPermitted, OrderNotFound
@@ -13,8 +16,9 @@ from orders.states import Role, Status
 from volunteers.models import Area, Branch
 from volunteers.selectors import desk_branch_ids
 
-# Roles that may see the resident's phone and exact address (docs/design.md, "Privacy").
-PERSONAL_DATA_ROLES = frozenset({Role.RESIDENT, Role.SECRETARY, Role.STAFF, Role.ASSIGNED})
+# Roles that may always see the resident's name, phone and exact address (docs/design.md,
+# "Events and privacy"); the volunteer who holds the order only within `contact_open`.
+PERSONAL_DATA_ROLES = frozenset({Role.RESIDENT, Role.SECRETARY, Role.STAFF})
 
 
 def roles_for(user, order: Order) -> set[Role]:
@@ -70,8 +74,19 @@ def _roles(user, order: Order, flags: dict[str, bool]) -> set[Role]:
     return roles
 
 
-def can_see_personal_data(roles: set[Role]) -> bool:
-    return bool(roles & PERSONAL_DATA_ROLES)
+def contact_open(order: Order, now: datetime | None = None) -> bool:
+    """Whether the volunteer who holds `order` may still see the resident's personal data:
+    while they hold it, while it waits for the resident's confirmation, and for
+    SANDAN["CONTACT_HOURS_AFTER_CLOSE"] hours after it is closed (something left behind, a
+    question about the job). After that the order stays in their history without them."""
+    if order.status != Status.CLOSED or order.closed_at is None:
+        return True
+    window = timedelta(hours=settings.SANDAN["CONTACT_HOURS_AFTER_CLOSE"])
+    return order.closed_at > (now or timezone.now()) - window
+
+
+def can_see_personal_data(roles: set[Role], order: Order) -> bool:
+    return bool(roles & PERSONAL_DATA_ROLES) or (Role.ASSIGNED in roles and contact_open(order))
 
 
 def order_list(user, *, status: str | None = None, role: str | None = None) -> QuerySet[Order]:
@@ -83,7 +98,8 @@ def order_list(user, *, status: str | None = None, role: str | None = None) -> Q
         "volunteer": Q(volunteer__user=user) | Q(Exists(open_offer)),
     }
     condition = scopes[role] if role in scopes else scopes["resident"] | scopes["desk"] | scopes["volunteer"]
-    qs = Order.objects.filter(condition).select_related("category", "branch", "volunteer__user", "resident")
+    # The resident's profile too: a row the caller may not see personally shows its text masked.
+    qs = Order.objects.filter(condition).select_related("category", "branch", "volunteer__user", "resident__resident")
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at", "-id")
@@ -93,7 +109,8 @@ def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
     """One order and the caller's roles on it; 404 when the caller has none."""
     order = (
         with_roles(
-            Order.objects.select_related("category", "branch__area", "volunteer__user", "resident", "grid"), user
+            Order.objects.select_related("category", "branch__area", "volunteer__user", "resident__resident", "grid"),
+            user,
         )
         .filter(pk=order_id)
         .order_by()  # one row by key: no sort (it cost ~3 ms a call with these joins)
@@ -110,7 +127,7 @@ def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
 def open_offers_for(user) -> QuerySet[Offer]:
     return (
         Offer.objects.filter(volunteer__user=user, status=Offer.Status.OPEN, order__status="dispatched")
-        .select_related("order__category", "order__grid", "order__branch")
+        .select_related("order__category", "order__grid", "order__branch", "order__resident__resident")
         .order_by("-created_at")
     )
 
@@ -121,10 +138,13 @@ def personal_ids_for(user, orders) -> set[int]:
     desks = desk_branch_ids(user)
     volunteer = getattr(user, "volunteer", None)
     vid = volunteer.pk if volunteer is not None else None
+    now = timezone.now()
     return {
         o.pk
         for o in orders
-        if o.resident_id == user.pk or o.branch_id in desks or (vid is not None and o.volunteer_id == vid)
+        if o.resident_id == user.pk
+        or o.branch_id in desks
+        or (vid is not None and o.volunteer_id == vid and contact_open(o, now))
     }
 
 

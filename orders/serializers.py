@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import Attachment, Category, Offer, Order, OrderEvent
+from orders.privacy import mask, public_description, shown_actor, shown_text
 
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
@@ -85,11 +86,17 @@ class TimelineSerializer(OutputSerializer):
         model = OrderEvent
         fields = ["id", "action", "actor", "note", "at"]
 
+    def _personal(self, event: OrderEvent) -> bool:
+        return event.order_id in self.context.get("personal_ids", ())
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_actor(self, event: OrderEvent) -> str | None:
-        return str(event.actor) if event.actor_id else None
+        # `event.order` is the order itself: the detail prefetches its events through it.
+        return shown_actor(event, event.order, personal=self._personal(event))
 
     def to_representation(self, instance: OrderEvent) -> dict[str, Any]:
         data = super().to_representation(instance)
+        data["note"] = shown_text(instance.note, instance.order, personal=self._personal(instance)) or ""
         data["from"] = instance.from_status or None
         data["to"] = instance.to_status
         return data
@@ -115,6 +122,13 @@ class OrderSerializer(OutputSerializer):
     branch_name = serializers.CharField(source="branch.name", read_only=True)
     area = serializers.SerializerMethodField()
     volunteer_name = serializers.SerializerMethodField()
+    # Null for whoever may not see the resident's personal data (to_representation).
+    address = serializers.CharField(read_only=True, allow_null=True)
+    contact_phone = serializers.CharField(read_only=True, allow_null=True)
+    lat = serializers.FloatField(read_only=True, allow_null=True)
+    lng = serializers.FloatField(read_only=True, allow_null=True)
+    # Empty until the order is dispatched: a plain string in the schema, not the choices' enum.
+    dispatch_mode = serializers.CharField(read_only=True, help_text="direct, pool, broadcast or batch; empty before.")
 
     class Meta:
         model = Order
@@ -159,11 +173,15 @@ class OrderSerializer(OutputSerializer):
     def to_representation(self, instance: Order) -> dict[str, Any]:
         data = super().to_representation(instance)
         if instance.pk not in self.context.get("personal_ids", ()):
-            # Never the value: exact location too is personal; the area name stays.
+            # Never the value: exact location too is personal; the area name stays. What the
+            # resident typed may hold a phone number or their name: masked (orders/privacy.py).
             data["address"] = None
             data["contact_phone"] = None
             data["lat"] = None
             data["lng"] = None
+            data["description"] = mask(instance.description, instance) or ""
+            if data.get("completion_note"):
+                data["completion_note"] = mask(instance.completion_note, instance)
         return data
 
 
@@ -186,7 +204,10 @@ class OrderDetailSerializer(OrderSerializer):
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_rating(self, order: Order) -> dict[str, Any] | None:
         rating = order.ratings.order_by("-created_at").first()
-        return {"rating": rating.rating, "comment": rating.comment} if rating else None
+        if rating is None:
+            return None
+        personal = order.pk in self.context.get("personal_ids", ())
+        return {"rating": rating.rating, "comment": shown_text(rating.comment, order, personal=personal) or ""}
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_roles(self, order: Order) -> list[str]:
@@ -199,11 +220,11 @@ class OfferSerializer(OutputSerializer):
     order = serializers.IntegerField(source="order_id")
     category = serializers.CharField(source="order.category.code")
     category_name = serializers.CharField(source="order.category.name")
-    description = serializers.CharField(source="order.description")
+    description = serializers.SerializerMethodField()
     urgency = serializers.CharField(source="order.urgency")
     area = serializers.SerializerMethodField()
-    window_start = serializers.DateTimeField(source="order.window_start")
-    window_end = serializers.DateTimeField(source="order.window_end")
+    window_start = serializers.DateTimeField(source="order.window_start", allow_null=True)
+    window_end = serializers.DateTimeField(source="order.window_end", allow_null=True)
 
     class Meta:
         model = Offer
@@ -226,6 +247,10 @@ class OfferSerializer(OutputSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_area(self, offer: Offer) -> str | None:
         return offer.order.grid.name if offer.order.grid is not None else None
+
+    @extend_schema_field(serializers.CharField())
+    def get_description(self, offer: Offer) -> str:
+        return public_description(offer.order)
 
 
 # --- action bodies -----------------------------------------------------------------------------

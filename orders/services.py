@@ -46,6 +46,7 @@ from orders.errors import (
     OrderError,
     OrderNotFound,
 )
+from orders.limits import order_submit_check_rate
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
 from orders.payloads import event_payload, order_payload
 from orders.records import record_add
@@ -176,9 +177,14 @@ _PERSONAL_KEYS = ("address", "contact_phone", "lat", "lng")
 
 
 def _forget_personal_data(order: Order, user_id: int) -> None:
-    """A volunteer who no longer holds the order loses its address and phone everywhere,
-    including the outbox: a resume from an old cursor must not hand them back."""
-    outbox_forget(recipient_id=user_id, order_id=order.pk, keys=_PERSONAL_KEYS)
+    """A volunteer who no longer holds the order loses its address, phone and the resident's
+    name everywhere, including the outbox: a resume from an old cursor must not hand them back."""
+    outbox_forget(
+        recipient_id=user_id,
+        order_id=order.pk,
+        keys=_PERSONAL_KEYS,
+        actors={str(order.resident): _("Resident")},
+    )
 
 
 def _reason(reason: str | None, field: str = "reason") -> str:
@@ -250,6 +256,7 @@ def order_submit(
 
     Returns (order, created). With an Idempotency-Key a retry returns the first order and
     never creates a second: the key's unique constraint decides between concurrent retries.
+    A resident's own posts are held to ORDER_SUBMIT_RATE (`orders.limits`, 429 beyond it).
     """
     # The key belongs to whoever sent the request: a desk entering requests for several
     # residents keys them in its own space, so which resident is part of what must match.
@@ -261,6 +268,12 @@ def order_submit(
             return hit, False
     try:
         with transaction.atomic():
+            order_submit_check_rate(resident=resident, submitted_by=submitted_by)  # locks the resident's row
+            if idempotency_key:
+                # Under that lock a concurrent request with this key has committed: its order, not a 429.
+                hit = _idempotent_hit(caller, idempotency_key, fingerprint)
+                if hit is not None:
+                    return hit, False
             order = _create_order(resident=resident, data=data, submitted_by=submitted_by, source=source)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=caller, key=idempotency_key, request_hash=fingerprint, order=order)
@@ -296,7 +309,7 @@ def _create_order(*, resident, data: OrderInput, submitted_by, source: str | Non
     grid = grid_for_point(lat, lng)
     branch = branch_for_area(grid) if grid is not None else None
     if branch is None:
-        raise InvalidInput(fields={"lat": [_("No branch serves this location.")]})
+        raise InvalidInput(fields={"lat": [_("This location is outside every area Sandan serves.")]})
     if submitted_by is not None:
         _check_on_behalf(submitted_by, branch)
     order = Order.objects.create(
@@ -457,7 +470,7 @@ def _choose_for_dispatch(
         return offers.check_offerable(order, [volunteer], "volunteer"), None, None
     if mode == Order.DispatchMode.POOL:
         if volunteers and top is not None:
-            raise InvalidInput(fields={"top": [_("Give volunteers or top: n, not both.")]})
+            raise InvalidInput(fields={"top": [_("Name the volunteers or ask for the top n, not both.")]})
         if volunteers:
             return offers.check_offerable(order, list(dict.fromkeys(volunteers)), "volunteers"), None, None
         if top is None:
@@ -739,6 +752,11 @@ def order_confirm(*, order_id: int, user, rating: int | None = None, comment: st
             hours=fresh.hours,
             max_hours=fresh.category.max_hours,
         )
+    if fresh.volunteer is not None:
+        # Closed: the volunteer's stored outbox copies lose the resident's details now (the live
+        # push of this close still carries them), so no resume hands them back later; REST and
+        # the pages show them for a while longer (orders.selectors.contact_open).
+        _forget_personal_data(fresh, fresh.volunteer.user_id)
     return fresh
 
 

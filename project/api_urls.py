@@ -1,6 +1,6 @@
 """/api/v1: the versioned contract for phone apps (docs/api.md)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from matching.api import BatchPropose, OrderCandidates
 from notifications.api import NotificationList, NotificationRead, RealtimeTicket
@@ -16,6 +16,7 @@ from orders.api import (
     OrderListCreate,
     TimebankAdjust,
 )
+from project.errors import api_not_found
 from stats.api import ReviewRecord, ReviewSampleList, Stats
 from timebank.api import ItemList, Leaderboard, MeTimebank, Redeem
 from volunteers.api import Me, MeVolunteer
@@ -46,4 +47,6 @@ urlpatterns = [
     path("notifications", NotificationList.as_view(), name="notifications"),
     path("notifications/read", NotificationRead.as_view(), name="notifications-read"),
     path("realtime/ticket", RealtimeTicket.as_view(), name="realtime-ticket"),
+    # Last: every other /api/v1/ path is the API's JSON 404.
+    re_path(r"^", api_not_found, name="api-not-found"),
 ]

@@ -12,13 +12,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from notifications.auth import realtime_auth  # noqa: E402
+from notifications.watchdog import RefuseWhileUnavailable  # noqa: E402
 from project.runtime import tune_process  # noqa: E402
 from sockets.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(realtime_auth(URLRouter(websocket_urlpatterns))),
+        # A handshake that fails on the server (Redis away) is closed with 4013, not an HTTP 500.
+        "websocket": AllowedHostsOriginValidator(
+            RefuseWhileUnavailable(realtime_auth(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )
 # Last: everything imported so far is frozen out of garbage collection (project/runtime.py).

@@ -1,8 +1,12 @@
-"""A Redis cache that degrades instead of failing while Redis is away.
+"""A Redis cache that falls back to this process's memory while Redis is away.
 
-The cache holds nothing that is the only copy of anything (throttle counters, allauth rate
-limits): during a Redis outage a read is a miss and a write is dropped, so the REST API keeps
-taking orders and claims (throttles fail open for those seconds) instead of answering 500.
+The cache holds nothing that is the only copy of anything: rate-limit counters (allauth's
+login limits, Open311 clients' rates, realtime tickets) and short-lived copies. During a
+Redis outage every operation goes to a per-process memory cache instead of failing, so the
+REST API keeps taking orders, logins keep working, and the limits still hold, per process:
+a brute force gets each process's allowance for the outage, not an unlimited run (allauth's
+lock takes `cache.add`, which a cache that answered "no" to everything refused forever).
+When Redis answers again, it is used again; what was counted in memory is forgotten.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import functools
 import logging
 from typing import Any
 
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -18,38 +23,42 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
-# What each operation returns when Redis does not answer.
-_FALLBACK: dict[str, Any] = {
-    "add": False,
-    "get": None,
-    "set": None,
-    "touch": False,
-    "delete": False,
-    "get_many": {},
-    "has_key": False,
-    "set_many": [],
-    "delete_many": None,
-    "clear": None,
-}
+# Every operation that reaches Redis; each falls back to the same operation in memory.
+_OPERATIONS = (
+    "add",
+    "get",
+    "set",
+    "touch",
+    "delete",
+    "get_many",
+    "has_key",
+    "incr",
+    "decr",
+    "set_many",
+    "delete_many",
+    "clear",
+)
 
 
-def _degrading(name: str, method: Any) -> Any:
+def _falling_back(name: str, method: Any) -> Any:
     @functools.wraps(method)
-    def call(self: RedisCache, *args: Any, **kwargs: Any) -> Any:
+    def call(self: ResilientRedisCache, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except _UNAVAILABLE:
-            logger.warning("Redis cache unavailable: %s degraded", name)
-            if name == "get":
-                return kwargs.get("default", args[1] if len(args) > 1 else None)
-            return _FALLBACK[name]
+            logger.warning("Redis cache unavailable: %s served from this process's memory", name)
+            return getattr(self.local, name)(*args, **kwargs)
 
     return call
 
 
 class ResilientRedisCache(RedisCache):
-    pass
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        # Named after the Redis location: one memory cache per configured cache, per process.
+        self.local = LocMemCache(f"sandan-fallback-{server}", {"TIMEOUT": params.get("TIMEOUT", 300)})
+        self.local.key_prefix, self.local.version = self.key_prefix, self.version
 
 
-for _name in _FALLBACK:
-    setattr(ResilientRedisCache, _name, _degrading(_name, getattr(RedisCache, _name)))
+for _name in _OPERATIONS:
+    setattr(ResilientRedisCache, _name, _falling_back(_name, getattr(RedisCache, _name)))

@@ -7,6 +7,7 @@ opened in one storm fall due together, and a pass then sent 600 pings at once wh
 was delivered. Those passes were the whole tail of the realtime bench's pool offers
 (docs/performance.md, Realtime). Here the same checks run in slices, one every 50 ms, so each
 connection is still checked every two seconds and no pass does more than a fortieth of the work.
+And a WebSocket frame over daphne's size limit closes the socket with 1009 instead of dropping it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ reactor: Any = _reactor
 class SlicedTimeoutServer(Server):
     CYCLE_SECONDS = 2.0  # daphne's own period: every connection is checked this often
     SLICES = 40
+
+    @property
+    def ws_factory(self) -> Any:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: Any) -> None:
+        # A frame or message over daphne's limit (--websocket_max_frame_size, 1 MiB) is refused
+        # by autobahn before it reaches the app. By default autobahn then drops the TCP
+        # connection, which a phone cannot tell from a network fault; this closes it with 1009
+        # (message too big), which it can. The app's own limit (REALTIME_MAX_FRAME_BYTES, 4 KB)
+        # answers smaller frames with an `error` frame and keeps the socket open.
+        factory.setProtocolOptions(failByDrop=False)
+        self._ws_factory = factory
 
     def timeout_checker(self) -> None:
         due: list = getattr(self, "_timeouts_due", [])

@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # NUL bytes anywhere in the input, and bodies over the limit, refused in one place.
+    "project.middleware.RefuseUnstorableInput",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -248,8 +250,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "project.errors.api_exception_handler",
+    # limit/offset, bounded (project/pagination.py); views take it from here.
+    "DEFAULT_PAGINATION_CLASS": "project.pagination.Pagination",
     "DEFAULT_THROTTLE_RATES": {
-        "order_submit": env_str("ORDER_SUBMIT_RATE", "20/hour"),
         "realtime_ticket": env_str("REALTIME_TICKET_RATE", "60/minute"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -263,20 +266,35 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Error responses and the bounds of limit/offset, declared for every endpoint (project/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "project.schema.declare_errors",
+    ],
 }
 # Bodies above this are refused before they are parsed (attachments have their own limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Orders -----------------------------------------------------------------------------------
-SANDAN = {
+SANDAN: dict[str, Any] = {
     # Days after completion within which a resident may still reopen, and after which the
     # system confirms on their behalf.
     "CONFIRM_DAYS": env_int("SANDAN_CONFIRM_DAYS", 7),
     "MAX_PHOTO_BYTES": env_int("SANDAN_MAX_PHOTO_BYTES", 8 * 1024 * 1024),
     "MAX_AUDIO_BYTES": env_int("SANDAN_MAX_AUDIO_BYTES", 4 * 1024 * 1024),
     "MAX_AUDIO_SECONDS": env_int("SANDAN_MAX_AUDIO_SECONDS", 120),
+    # Pixels a photo may decode to: a phone's 12-megapixel picture fits, a small file that
+    # decodes to a huge bitmap (a decompression bomb) is refused before it is decoded.
+    # Pillow's own limit is about 89 million; decoding 36 million took 0.76 s and 108 MB.
+    "MAX_PHOTO_PIXELS": env_int("SANDAN_MAX_PHOTO_PIXELS", 16_000_000),
     "MAX_ATTACHMENTS_PER_ORDER": 6,
+    # The volunteer who did an order sees the resident's phone, address and name until this
+    # many hours after it is closed; then it stays in their history without them.
+    "CONTACT_HOURS_AFTER_CLOSE": env_int("SANDAN_CONTACT_HOURS_AFTER_CLOSE", 24),
+    # Orders one resident may post (app, pages, Open311) in a sliding window; 429 beyond it.
+    # Decided in the database under a lock on the resident (orders/limits.py), never in Redis.
+    "ORDER_SUBMIT_RATE": env_str("ORDER_SUBMIT_RATE", "20/hour"),
 }
 
 # --- Open311 GeoReport v2 (docs/open311.md) ----------------------------------------------------

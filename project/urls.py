@@ -3,6 +3,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.api import LoginView
+
 
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
@@ -13,6 +15,9 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # allauth's login, its lockout answered 429 with Retry-After (accounts/api.py).
+    path("_allauth/app/v1/auth/login", LoginView.as_api_view(client="app")),
+    path("_allauth/browser/v1/auth/login", LoginView.as_api_view(client="browser")),
     path("_allauth/", include("allauth.headless.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

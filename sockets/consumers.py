@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from notifications.events import call_holding_pushes
 from notifications.groups import user_group
 from notifications.realtime import cached_cursor, current_cursor, events_after
-from notifications.watchdog import handshake_slot, register, unregister
+from notifications.watchdog import CLOSE_TRY_AGAIN, handshake_slot, register, unregister
 from orders.errors import OrderError
 from orders.services import order_claim
 from volunteers.services import volunteer_record_location
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 # Close codes a client can act on. Servers may only send 1000 or 3000-4999 (autobahn enforces
 # it), so the RFC 6455 meanings are mirrored in the private range: 40xx = 10xx.
 CLOSE_POLICY = 4008  # kept flooding after being told (policy violation)
-CLOSE_TRY_AGAIN = 4013  # the channel layer (Redis) is unavailable: reconnect later and resume
 
 # How many sent ids a socket remembers to drop a duplicate live copy (relay re-push, replay).
 _SENT_WINDOW = 256
@@ -71,6 +70,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_add(self.group, self.channel_name)
             except Exception:  # noqa: BLE001 - Redis away: refuse, the phone retries and resumes
                 logger.warning("channel layer unavailable; refusing a socket")
+                # Accepted, then closed: a close before the accept would be an HTTP 403, and a
+                # phone could not tell "try again later" from "not allowed".
+                await self.accept()
                 await self.close(code=CLOSE_TRY_AGAIN)
                 return
             cursor = cached_cursor()
@@ -121,7 +123,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: 2,000 `[` fit in 4 KB
             await self._error("bad_json", _("The frame is not valid JSON."))
             return
         if not isinstance(frame, dict):

@@ -85,6 +85,13 @@ def _media_root(tmp_path, settings):
 
 
 @pytest.fixture(autouse=True)
+def _generous_order_rate(settings):
+    """Tests drive one resident through many orders by the services; the posting limit
+    (ORDER_SUBMIT_RATE) has tests of its own, which set the rate they test."""
+    settings.SANDAN = {**settings.SANDAN, "ORDER_SUBMIT_RATE": "100000/hour"}
+
+
+@pytest.fixture(autouse=True)
 def _no_throttle_state():
     from django.core.cache import cache
 

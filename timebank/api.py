@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.typing import AuthedRequest
@@ -48,15 +50,11 @@ class RedeemSerializer(serializers.Serializer):
 
 
 def _limit(request: AuthedRequest, default: int = 50) -> tuple[int, int]:
-    def number(name: str, fallback: int) -> int:
-        raw = request.query_params.get(name)
-        if raw is None:
-            return fallback
-        if not raw.isdigit():
-            raise serializers.ValidationError({name: ["Give a whole number."]})
-        return int(raw)
-
-    return min(number("limit", default), MAX_LIMIT), number("offset", 0)
+    """`limit` and `offset`, bounded as every list's (project/pagination.py)."""
+    paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
+    paginator.default_limit = default
+    paginator.max_limit = MAX_LIMIT
+    return paginator.get_limit(request) or default, paginator.get_offset(request)
 
 
 class MeTimebank(APIView):
@@ -135,7 +133,7 @@ class Leaderboard(APIView):
     def get(self, request: AuthedRequest) -> Response:
         limit, _offset = _limit(request, default=20)
         branch = request.query_params.get("branch")
-        if branch is not None and not branch.isdigit():
+        if branch is not None and not (branch.isascii() and branch.isdigit() and 0 < int(branch) < 2**63):
             raise serializers.ValidationError({"branch": ["Give a branch id."]})
         rows = leaderboard(branch_ids=[int(branch)] if branch else None, limit=limit)
         return Response(

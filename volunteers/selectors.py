@@ -44,26 +44,33 @@ def desk_branch_ids(user) -> set[int]:
     return ids
 
 
+# A point outside every grid's polygon still belongs to the nearest grid if its centre is this
+# close (grids drawn without a polygon, a doorstep just across a boundary line). Beyond it the
+# point is outside every served area: (0, 0) or another city is refused, not routed anywhere.
+SERVED_DISTANCE_M = 5_000
+
+
 def grid_for_point(lat: float, lng: float) -> Area | None:
     """The grid whose polygon contains the point, or failing that the one with the nearest
-    centre. Grids are looked for in a widening box so a city-sized table is not scanned."""
-    grids = Area.objects.filter(level=Area.Level.GRID)
-    for box in (0.02, 0.1, 0.5):
-        near = list(
-            grids.filter(center_lat__range=(lat - box, lat + box), center_lng__range=(lng - box, lng + box)).only(
-                "id", "center_lat", "center_lng", "polygon", "parent_id"
-            )
-        )
-        if near:
-            break
-    else:
-        near = list(grids.only("id", "center_lat", "center_lng", "polygon", "parent_id"))
-    if not near:
-        return None
+    centre within SERVED_DISTANCE_M; None outside every served area. Grids are looked for in
+    a box around the point, so a city-sized table is not scanned."""
+    box = 0.1  # degrees: more than SERVED_DISTANCE_M in every direction below latitude 60
+    near = list(
+        Area.objects.filter(
+            level=Area.Level.GRID,
+            center_lat__range=(lat - box, lat + box),
+            center_lng__range=(lng - box, lng + box),
+        ).only("id", "center_lat", "center_lng", "polygon", "parent_id")
+    )
     for grid in near:
         if grid.polygon and point_in_polygon(lat, lng, grid.polygon):
             return grid
-    return min(near, key=lambda g: (distance_m(lat, lng, g.center_lat, g.center_lng), g.pk))
+    if not near:
+        return None
+    nearest = min(near, key=lambda g: (distance_m(lat, lng, g.center_lat, g.center_lng), g.pk))
+    if distance_m(lat, lng, nearest.center_lat, nearest.center_lng) > SERVED_DISTANCE_M:
+        return None
+    return nearest
 
 
 def branch_for_area(area: Area) -> Branch | None:

@@ -114,6 +114,8 @@ def api_route_exists(path: str, *, not_named: str | None = None) -> bool:
         match = resolve(path)
     except Resolver404:
         return False
+    if match.url_name == "api-not-found":  # the API's catch-all 404
+        return False
     return not_named is None or match.url_name != not_named
 
 

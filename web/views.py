@@ -25,8 +25,9 @@ from core.geo import shown_distance_m
 from matching.services import rank_for_order
 from orders import actions, services
 from orders.attachments import order_attach
-from orders.errors import OrderError, OrderNotFound
+from orders.errors import OrderError, OrderNotFound, RateLimited
 from orders.models import Order
+from orders.privacy import shown_actor, shown_text
 from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
 from orders.states import ACTIONS, Role, allowed_from, may
 from volunteers.api import me_payload
@@ -99,6 +100,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
     profile = getattr(request.user, "resident", None)
     has_home = profile is not None and profile.lat is not None and profile.lng is not None
     form = OrderForm(request.POST or None, request.FILES or None, has_home=has_home)
+    retry_after: int | None = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         order_input = services.OrderInput(
@@ -129,10 +131,16 @@ def order_new(request: HttpRequest) -> HttpResponse:
                     form.add_error(target if target in form.fields else None, message)
             if not error.fields:
                 form.add_error(None, error_message(error))
+            if isinstance(error, RateLimited):
+                retry_after = error.retry_after  # the form comes back as typed, with when to retry
         else:
             messages.success(request, _("Your request has been sent to the branch."))
             return redirect("web:order", order_id=order.pk)
-    return _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
+    response = _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
+    if retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 # --- one order, every role ---------------------------------------------------------------------
@@ -141,15 +149,24 @@ def order_new(request: HttpRequest) -> HttpResponse:
 def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict[str, Any]:
     available = {a for a in ACTIONS if may(a, roles) and allowed_from(a, order.status)}
     desk = bool(roles & {Role.SECRETARY, Role.STAFF})
+    personal = can_see_personal_data(roles, order)
+    timeline = list(order.events.select_related("actor").order_by("at", "id"))
+    for event in timeline:
+        # As the API shows them: no resident's name or phone to whom may not see them.
+        event.shown_actor = shown_actor(event, order, personal=personal)  # type: ignore[attr-defined]
+        event.shown_note = shown_text(event.note, order, personal=personal)  # type: ignore[attr-defined]
+    rating = order.ratings.order_by("-created_at").first()
     context: dict[str, Any] = {
         "order": order,
         "order_roles": {str(r) for r in roles},
-        "personal": can_see_personal_data(roles),
-        "timeline": list(order.events.select_related("actor").order_by("at", "id")),
+        "personal": personal,
+        "description": shown_text(order.description, order, personal=personal),
+        "timeline": timeline,
         "can": available,
         "desk": desk,
         "clock": selectors.clock_for(order),
-        "rating": order.ratings.order_by("-created_at").first(),
+        "rating": rating,
+        "rating_comment": shown_text(rating.comment, order, personal=personal) if rating else None,
     }
     if context["personal"]:
         context["attachments"] = list(order.attachments.all())

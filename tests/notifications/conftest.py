@@ -121,5 +121,15 @@ async def drain(comm: WebsocketCommunicator, n: int = 0, *, quiet: float = 0.3) 
     return frames
 
 
+async def drain_until(comm: WebsocketCommunicator, *wanted: str) -> list[dict]:
+    """Frames until one of each `wanted` kind (or type) has arrived (10 s each at most), then
+    whatever else arrives until the socket is quiet: for scenarios whose frames come from two
+    threads (a reply, then a push) on a machine that may be slow."""
+    frames: list[dict] = []
+    while not set(wanted) <= set(kinds(frames)):
+        frames.append(await comm.receive_json_from(timeout=10))
+    return frames + await drain(comm)
+
+
 def kinds(frames: list[dict]) -> list[str]:
     return [f.get("kind", f["type"]) for f in frames]

@@ -8,7 +8,7 @@ from django.db import transaction
 from notifications.events import call_holding_pushes, publish
 from notifications.models import Event
 from orders import services
-from tests.notifications.conftest import db, drain, kinds, open_socket, run
+from tests.notifications.conftest import db, drain, drain_until, kinds, open_socket, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,22 +82,24 @@ def test_claim_over_the_socket_gives_the_winner_the_address_and_the_loser_a_with
         await db(services.order_dispatch)(
             order_id=order.pk, user=secretary, mode="pool", volunteers=[volunteer.volunteer.pk, volunteer2.volunteer.pk]
         )
-        await drain(winner)
-        await drain(loser)
+        # Each waits for its offer, then the claim's reply (sent as soon as it commits): a
+        # loaded machine may take longer than drain's quiet period to answer.
+        await drain(winner, 1)
+        await drain(loser, 1)
         await winner.send_json_to({"type": "claim", "order": order.pk, "ref": "tap-1"})
-        frames = await drain(winner)
+        frames = await drain_until(winner, "claim.result", "order.assigned")
         result = next(f for f in frames if f["type"] == "claim.result")
         assert result == {"type": "claim.result", "ref": "tap-1", "order": order.pk, "ok": True, "code": None}
         assigned = next(f for f in frames if f.get("kind") == "order.assigned")
         assert assigned["payload"]["order"]["address"] == resident.resident.address
         assert assigned["payload"]["order"]["contact_phone"] == resident.resident.phone
-        loser_frames = await drain(loser)
+        loser_frames = await drain(loser, 1)
         assert kinds(loser_frames) == ["offer.withdrawn"]
         assert loser_frames[0]["payload"] == {"order": order.pk}
         assert resident.resident.phone not in _flat(loser_frames)
         # The late tap is told why, and still learns nothing personal.
         await loser.send_json_to({"type": "claim", "order": order.pk, "ref": 7})
-        late = await drain(loser)
+        late = await drain(loser, 1)
         assert late == [{"type": "claim.result", "ref": 7, "order": order.pk, "ok": False, "code": "already_claimed"}]
         await winner.disconnect()
         await loser.disconnect()

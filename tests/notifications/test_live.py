@@ -155,9 +155,11 @@ def test_rest_keeps_working_while_redis_is_down_and_sockets_catch_up_by_resume(w
                 status, body = await asyncio.to_thread(http, web, "POST", path, body, tokens[who])
                 assert status == 200, (path, body)
 
-            # While Redis is away a new socket is refused, not half-open.
-            with pytest.raises((websockets.InvalidStatus, websockets.InvalidHandshake, OSError)):
+            # While Redis is away a new socket is refused, not half-open: accepted and closed at
+            # once with 4013, "try again later" (an HTTP 500 before).
+            with pytest.raises(websockets.ConnectionClosed) as refused:
                 await _connect(web, await _in_thread(_ticket, volunteer))
+            assert refused.value.rcvd is not None and refused.value.rcvd.code == 4013
 
             redis = start_redis(redis_port)
             async with asyncio.timeout(20):
@@ -165,7 +167,7 @@ def test_rest_keeps_working_while_redis_is_down_and_sockets_catch_up_by_resume(w
                     try:
                         ws, _ = await _connect(web, await _in_thread(_ticket, volunteer))
                         break
-                    except (websockets.InvalidStatus, websockets.InvalidHandshake, OSError):
+                    except (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError):
                         await asyncio.sleep(0.3)
             await ws.send(json.dumps({"type": "resume", "after": hello["cursor"]}))
             replay = []
@@ -194,3 +196,24 @@ def test_rest_keeps_working_while_redis_is_down_and_sockets_catch_up_by_resume(w
     finally:
         stop(server)
         stop(redis)
+
+
+def test_a_frame_over_a_mebibyte_closes_the_socket_with_1009(world, volunteer):
+    web = free_port()
+    server = start_daphne(web, redis_url=settings.REDIS_URL, prefix=f"big-{uuid.uuid4().hex[:6]}")
+    try:
+        wait_http(web)
+
+        async def scenario() -> int | None:
+            ws, _hello = await _connect(web, await _in_thread(_ticket, volunteer))
+            await ws.send("x" * (1024 * 1024 + 1))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(20):
+                    while True:
+                        await ws.recv()
+            return closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+        # Closed with 1009 (message too big), not a dropped TCP connection without a close frame.
+        assert asyncio.run(scenario()) == 1009
+    finally:
+        stop(server)

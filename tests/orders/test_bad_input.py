@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from notifications.models import Event
-from orders.api import OrderSubmitThrottle
 from orders.models import Attachment, Order, OrderEvent
 from tests.orders.conftest import snapshot
 from tests.orders.media import jpeg_bytes, wav_bytes
@@ -73,8 +72,8 @@ BAD_ORDERS: list[tuple[str, Any, str]] = [
 def test_bad_order_gets_400_naming_the_field(case, body, field, api, resident):
     before = stored()
     response = api(resident).post("/api/v1/orders", body, format="json")
-    assert response.status_code == 400, response.data
-    assert response.data.get(field), response.data
+    assert response.status_code == 400, response.content
+    assert response.json().get(field), response.content
     assert stored() == before
 
 
@@ -97,11 +96,11 @@ def test_unparseable_body_gets_400(case, raw, api, resident, settings):
     assert stored() == before
 
 
-def test_oversized_body_gets_400_in_the_api_shape(api, resident, settings):
+def test_oversized_body_gets_413_in_the_api_shape(api, resident, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     before = stored()
     response = api(resident).post("/api/v1/orders", {**GOOD, "description": "x" * 5000}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert stored() == before
 
@@ -242,8 +241,8 @@ FUZZ = hypothesis_settings(
 
 
 @pytest.fixture
-def no_rate_limit(monkeypatch):
-    monkeypatch.setattr(OrderSubmitThrottle, "THROTTLE_RATES", {"order_submit": "100000/hour"})
+def no_rate_limit(settings):
+    settings.SANDAN = {**settings.SANDAN, "ORDER_SUBMIT_RATE": "100000/hour"}
 
 
 @FUZZ
@@ -339,10 +338,39 @@ def test_oversized_photo_is_refused(api, resident, order, settings):
     assert not Attachment.objects.exists() and _stored_files(settings) == []
 
 
-def test_picture_with_too_many_pixels_is_refused_before_decoding(api, resident, order, settings, monkeypatch):
-    monkeypatch.setattr("orders.attachments.MAX_PIXELS", 100 * 100)
+def test_picture_with_too_many_pixels_is_refused_before_decoding(api, resident, order, settings):
+    settings.SANDAN = {**settings.SANDAN, "MAX_PHOTO_PIXELS": 100 * 100}
     response = _attach(api(resident), order.pk, "photo", "wide.jpg", jpeg_bytes((200, 100)), "image/jpeg")
     assert response.status_code == 400 and "file" in response.data
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that is only a header: it claims width × height pixels and holds none."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("case", "width", "height"),
+    [
+        ("beyond Pillow's own limit: DecompressionBombError", 100_000, 100_000),
+        ("36 megapixels: below Pillow's limit, above ours", 6_000, 6_000),
+        ("a header and no pixels at all: Pillow's verify raises IndexError", 100, 100),
+    ],
+)
+def test_a_decompression_bomb_is_refused_with_a_400(case, width, height, api, resident, order, settings):
+    png = _png_header(width, height)
+    assert len(png) == 45
+    response = _attach(api(resident), order.pk, "photo", "bomb.png", png, "image/png")
+    assert response.status_code == 400, (case, response.content)
+    assert "file" in response.data
+    assert not Attachment.objects.exists() and _stored_files(settings) == []
 
 
 def test_wav_recording_is_accepted_with_its_duration(api, resident, order):
@@ -382,9 +410,8 @@ def test_attachments_only_while_the_order_is_open(api, resident, new_order, reac
 
 
 @pytest.fixture
-def three_per_hour(monkeypatch):
-    # DRF reads the rates into the class when it is defined: patch the class, not settings.
-    monkeypatch.setattr(OrderSubmitThrottle, "THROTTLE_RATES", {"order_submit": "3/hour"})
+def three_per_hour(settings):
+    settings.SANDAN = {**settings.SANDAN, "ORDER_SUBMIT_RATE": "3/hour"}
 
 
 def test_posting_more_than_the_rate_gets_429(three_per_hour, api, resident, other_resident):
@@ -425,7 +452,7 @@ def test_a_retry_of_a_known_key_is_never_throttled(three_per_hour, api, resident
 @pytest.mark.parametrize("status", ["\x00", "bogus", "CLOSED"])
 def test_unknown_status_filter_names_the_parameter(status, api, resident):
     response = api(resident).get("/api/v1/orders", {"status": status})
-    assert response.status_code == 400 and "status" in response.data
+    assert response.status_code == 400 and "status" in response.json()
 
 
 def test_known_status_filter_works(api, resident, new_order, reach):
@@ -443,9 +470,14 @@ def test_idempotency_key_with_control_or_odd_characters_is_refused(key, api, res
     assert stored() == before
 
 
-@pytest.mark.parametrize("token", ["%00abc", "..%2F..%2Fsettings.py", "A" * 32, "0" * 31])
+@pytest.mark.parametrize("token", ["..%2F..%2Fsettings.py", "A" * 32, "0" * 31])
 def test_malformed_attachment_token_is_404(token, api, resident):
     assert api(resident).get(f"/api/v1/attachments/{token}").status_code == 404
+
+
+def test_a_nul_in_the_path_is_a_400(api, resident):
+    response = api(resident).get("/api/v1/attachments/%00abc")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
 
 
 def test_a_request_that_waited_out_the_connection_pool_gets_503_with_retry_after(api, resident, monkeypatch):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from orders.privacy import public_description as _public_description
 from web.forms import category_label
 from web.labels import ACTION_LABELS, MODE_LABELS, REASON_LABELS, SCOPE_LABELS, STATUS_LABELS, URGENCY_LABELS
 
@@ -100,3 +101,9 @@ def hours(value) -> str:
         return ""
     text = f"{value:.2f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
+def public_description(order) -> str:
+    """An order's description as an offer shows it: the resident's details masked."""
+    return _public_description(order)
