@@ -108,6 +108,12 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
 ]
 
+# The HTTP bench's probe (project/benchprobe.py): per-process request and SQL statement counters
+# at /_bench/counters. Only for bench/http.py; never set it in production.
+BENCH_PROBE = env_bool("SANDAN_BENCH_PROBE", False)
+if BENCH_PROBE:
+    MIDDLEWARE.insert(0, "project.benchprobe.counters_middleware")
+
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = None
