@@ -89,7 +89,7 @@ def order_list(user, *, status: str | None = None, role: str | None = None) -> Q
         "volunteer": Q(volunteer__user=user) | Q(Exists(open_offer)),
     }
     condition = scopes[role] if role in scopes else scopes["resident"] | scopes["desk"] | scopes["volunteer"]
-    qs = Order.objects.filter(condition).select_related("category", "branch", "volunteer__user", "resident")
+    qs = Order.objects.filter(condition).select_related("category", "branch", "grid", "volunteer__user", "resident")
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at", "-id")
