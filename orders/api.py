@@ -108,11 +108,12 @@ class OrderListCreate(APIView):
         wanted = request.query_params.get("status")
         if wanted and wanted not in STATUSES:
             raise InvalidInput(fields={"status": [_("Unknown status.")]})
-        qs = order_list(request.user, status=wanted, role=request.query_params.get("role"))
+        desks = desk_branch_ids(request.user)  # read once: the scope and the personal data both need it
+        qs = order_list(request.user, status=wanted, role=request.query_params.get("role"), desks=desks)
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None
-        context = {"personal_ids": personal_ids_for(request.user, page)}
+        context = {"personal_ids": personal_ids_for(request.user, page, desks=desks)}
         return paginator.get_paginated_response(OrderSerializer(page, many=True, context=context).data)
 
     @extend_schema(

@@ -80,12 +80,15 @@ def desk_branch_ids(user) -> set[int]:
     return ids
 
 
-def order_list(user, *, status: str | None = None, role: str | None = None) -> QuerySet[Order]:
-    """Orders the caller may see: their own, their desks', the one they hold, their open offers."""
+def order_list(
+    user, *, status: str | None = None, role: str | None = None, desks: set[int] | None = None
+) -> QuerySet[Order]:
+    """Orders the caller may see: their own, their desks', the one they hold, their open offers.
+    `desks`: the caller's `desk_branch_ids`, when the caller has read them already."""
     open_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer__user=user, status=Offer.Status.OPEN)
     scopes = {
         "resident": Q(resident=user),
-        "desk": Q(branch_id__in=desk_branch_ids(user)),
+        "desk": Q(branch_id__in=desk_branch_ids(user) if desks is None else desks),
         "volunteer": Q(volunteer__user=user) | Q(Exists(open_offer)),
     }
     condition = scopes[role] if role in scopes else scopes["resident"] | scopes["desk"] | scopes["volunteer"]
@@ -121,10 +124,10 @@ def open_offers_for(user) -> QuerySet[Offer]:
     )
 
 
-def personal_ids_for(user, orders) -> set[int]:
+def personal_ids_for(user, orders, *, desks: set[int] | None = None) -> set[int]:
     """Ids of the given orders whose phone and address the caller may see, without a query
     per order: their own, their desks', the one they hold."""
-    desks = desk_branch_ids(user)
+    desks = desk_branch_ids(user) if desks is None else desks
     volunteer = getattr(user, "volunteer", None)
     vid = volunteer.pk if volunteer is not None else None
     return {
