@@ -202,7 +202,7 @@ class World:
     desk_of: dict[int, int]  # branch id → a secretary (or staff) user id
     secretaries: list[int]
     staff: list[int]
-    communities: list[int]
+    staff_seats: list[tuple[int, int]]  # (area id, staff user id)
     categories: list[str] = field(default_factory=lambda: ["errands", "repair", "digital", "cleaning"])
 
     def pick_volunteer(self, branch_id: int, n: int) -> int:
@@ -236,7 +236,7 @@ def _world() -> World:
         desk_of=desk_of,
         secretaries=sorted(set(Branch.secretaries.through.objects.values_list("user_id", flat=True))),
         staff=sorted(set(staff_of.values())),
-        communities=list(Area.objects.filter(level="community").values_list("id", flat=True)),
+        staff_seats=list(Area.staff.through.objects.order_by("id").values_list("area_id", "user_id")),
     )
 
 
@@ -289,9 +289,9 @@ def _reads(world: World) -> dict[str, Group]:
         if r in set(world.residents)
     ]
     offered_users = sorted({uid for _, uid in offered}) or sorted(world.volunteers.values())
-    desks = sorted(set(world.desk_of.values()))
+    desks = sorted(set(world.desk_of.values()) - {0})
     staff = world.staff or desks
-    stats_paths = [f"/api/v1/stats?scope=area:{a}" for a in world.communities]
+    stats = [Req("GET", f"/api/v1/stats?scope=area:{area}", uid) for area, uid in world.staff_seats]
     groups = {
         "orders.list (resident)": [Req("GET", "/api/v1/orders", uid) for uid in with_orders],
         "orders.list (desk)": [Req("GET", "/api/v1/orders?role=desk", uid) for uid in desks],
@@ -299,7 +299,7 @@ def _reads(world: World) -> dict[str, Group]:
         "orders.detail (offered)": [Req("GET", f"/api/v1/orders/{oid}", uid) for oid, uid in offered],
         "offers": [Req("GET", "/api/v1/offers", uid) for uid in offered_users],
         "candidates": [Req("GET", f"/api/v1/orders/{oid}/candidates", world.desk_of[b]) for oid, b in accepted],
-        "stats (API)": [Req("GET", p, uid) for p in stats_paths for uid in staff],
+        "stats (API)": stats,
         "me": [Req("GET", "/api/v1/me", uid) for uid in with_orders],
         "notifications": [Req("GET", "/api/v1/notifications", uid) for uid in with_orders],
         "categories": [Req("GET", "/api/v1/categories", uid) for uid in with_orders],
