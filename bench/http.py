@@ -58,6 +58,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -740,6 +741,8 @@ def main() -> None:
     if args.seed_template:
         _seed_template()
         return
+    # Stopped from outside: still stop the servers this bench started (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _server_url()
     _need_tools()
     WORK.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from orders.errors import OrderNotFound
 from orders.models import Offer, Order
 from orders.states import Role
+from project.requestmemo import memoised
 from volunteers.models import Area, Branch
 from volunteers.selectors import staff_area_ids
 
@@ -72,7 +73,12 @@ def can_see_personal_data(roles: set[Role]) -> bool:
 
 
 def desk_branch_ids(user) -> set[int]:
-    """Branches whose desk the user sits at: as a secretary, or as staff above them."""
+    """Branches whose desk the user sits at: as a secretary, or as staff above them (read once
+    per request: project/requestmemo.py)."""
+    return set(memoised(("desk_branch_ids", user.pk), lambda: _desk_branch_ids(user)))
+
+
+def _desk_branch_ids(user) -> set[int]:
     ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
     areas = staff_area_ids(user.pk)
     if areas:

@@ -205,3 +205,24 @@ def test_order_page_reads_its_timeline_in_fixed_statements(world, resident, secr
     client = signed_in(secretary)
     same_count_for_5_and_50(add_steps, lambda: client.get(f"/orders/{order.pk}/"))
     assert Order.objects.get(pk=order.pk).events.count() > 40
+
+
+def test_the_desk_reads_who_sits_where_once_per_page(rows, staff):
+    """The desk's scope, its header and each of its panels ask which branches the caller sits
+    at: read once per request (project/requestmemo.py), not once per panel."""
+    rows(5)
+    client = signed_in(staff)
+    client.get("/desk/")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/desk/").status_code == 200
+    seats = [q["sql"] for q in ctx.captured_queries if "volunteers_area_staff" in q["sql"]]
+    assert len(seats) == 2  # the staff seats: once for the desks, once for the page's header
+
+
+def test_outside_a_request_seats_are_read_afresh(world, secretary):
+    """The memo lives for one request only: a service called twice sees a seat given between."""
+    from orders.selectors import desk_branch_ids
+
+    assert desk_branch_ids(secretary) == {world.north_branch.pk}
+    world.south_branch.secretaries.add(secretary)
+    assert desk_branch_ids(secretary) == {world.north_branch.pk, world.south_branch.pk}

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
+from project.requestmemo import memoised
 from volunteers.models import Area, Branch, Volunteer
 
 EARTH_RADIUS_M = 6_371_000.0
@@ -54,7 +55,12 @@ def descendant_ids(area_ids: Iterable[int]) -> set[int]:
 
 
 def staff_area_ids(user_id: int) -> set[int]:
-    """Every area a staff member oversees (their seats and everything below)."""
+    """Every area a staff member oversees (their seats and everything below); read once per
+    request (project/requestmemo.py)."""
+    return set(memoised(("staff_area_ids", user_id), lambda: _staff_area_ids(user_id)))
+
+
+def _staff_area_ids(user_id: int) -> set[int]:
     seats = list(Area.objects.filter(staff=user_id).values_list("id", flat=True))
     return descendant_ids(seats) if seats else set()
 
