@@ -1,4 +1,4 @@
-"""What the HTTP bench reads from a server process (`bench/http.py`); mounted only with
+"""What the HTTP bench reads from a server process (`bench/http_load.py`); mounted only with
 `SANDAN_BENCH_PROBE=1`, never in production.
 
 A middleware counts the requests this process served and the SQL statements they ran (a

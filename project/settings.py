@@ -121,7 +121,7 @@ if NPLUSONE_CHECK:
     ZEAL_ALLOWLIST: list[dict[str, str]] = []
 
 # The HTTP bench's probe (project/benchprobe.py): per-process request and SQL statement counters
-# at /_bench/counters. Only for bench/http.py; never set it in production.
+# at /_bench/counters. Only for bench/http_load.py; never set it in production.
 BENCH_PROBE = env_bool("SANDAN_BENCH_PROBE", False)
 if BENCH_PROBE:
     MIDDLEWARE.insert(0, "project.benchprobe.counters_middleware")

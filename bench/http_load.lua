@@ -1,6 +1,6 @@
--- wrk script of bench/http.py: replays the requests bench/http.py prepared in a file.
+-- wrk script of bench/http_load.py: replays the requests bench/http_load.py prepared in a file.
 --
---   wrk -t2 -c32 -d10s -s bench/http.lua http://127.0.0.1:8000 -- /tmp/requests.tsv
+--   wrk -t2 -c32 -d10s -s bench/http_load.lua http://127.0.0.1:8000 -- /tmp/requests.tsv
 --
 -- The file, one request a line, tab-separated:
 --   weight  <group> <weight>                       -- how often a request of the group is picked

@@ -1,7 +1,7 @@
 """Load bench of the whole HTTP surface (not a test): prints figures, asserts nothing.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/x REDIS_URL=redis://127.0.0.1:6379/20 \\
-        .venv/bin/python bench/http.py [--processes 1,2] [--duration 8] [--connections 32] \\
+        .venv/bin/python bench/http_load.py [--processes 1,2] [--duration 8] [--connections 32] \\
         [--mix-connections 64] [--only floor,mix,...] [--fresh]
 
 Needs wrk and HAProxy from Debian (`apt-get install wrk haproxy`), PostgreSQL and Redis.
@@ -39,19 +39,12 @@ Against another server (say, several hosts set up by someone else): prepare the 
 point the servers at it (DATABASE_URL=…/sandan_bench_http, SANDAN_BENCH_PROBE=1 for the
 statement counts), then run the same phases without starting anything:
 
-    .venv/bin/python bench/http.py --prepare
-    .venv/bin/python bench/http.py --target http://host:port [--server-pid PID ...] \\
+    .venv/bin/python bench/http_load.py --prepare
+    .venv/bin/python bench/http_load.py --target http://host:port [--server-pid PID ...] \\
         [--probe http://backend1:port,http://backend2:port]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as `python bench/http.py`, this file's folder comes first on the path and its name would
-# hide the standard library's `http` package (urllib, Django): take the folder off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import json
@@ -61,12 +54,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 DB_NAME = "sandan_bench_http"
 TEMPLATE = "sandan_bench_http_template"
-LUA = ROOT / "bench" / "http.lua"
+LUA = ROOT / "bench" / "http_load.lua"
 WORK = Path(tempfile.gettempdir()) / "sandan-bench-http"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIX_ORDERS = 600  # accepted orders to dispatch and offered orders to claim, each, per configuration
@@ -87,7 +82,7 @@ HOURS = "1.50"
 def _server_url() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
-        sys.exit("bench/http.py needs PostgreSQL and Redis: set DATABASE_URL=postgres://… and REDIS_URL")
+        sys.exit("bench/http_load.py needs PostgreSQL and Redis: set DATABASE_URL=postgres://… and REDIS_URL")
     return url.rsplit("/", 1)[0]
 
 
@@ -113,7 +108,7 @@ def _env(db: str = DB_NAME) -> dict[str, str]:
 def _need_tools() -> None:
     missing = [tool for tool in ("wrk", "haproxy") if shutil.which(tool) is None]
     if missing:
-        sys.exit(f"bench/http.py needs {' and '.join(missing)} from Debian: apt-get install {' '.join(missing)}")
+        sys.exit(f"bench/http_load.py needs {' and '.join(missing)} from Debian: apt-get install {' '.join(missing)}")
 
 
 def _psql(sql: str, db: str = "postgres") -> None:
