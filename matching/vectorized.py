@@ -9,8 +9,9 @@ are the same.
 
 Operations are the ranking's, in its order (IEEE-754 gives the same double for the same
 operation), so sums are written out term by term rather than with `np.sum` (pairwise).
-Only the haversine's sines and cosines may differ from the C library's in the last bit,
-which can move a distance by a nanometre.
+Only the distance is computed differently (see `distances`): it may differ from the pure
+one by nanometres, which can move a six-decimal rounding by one step or decide "within the
+radius" differently for a volunteer exactly on its edge.
 """
 
 from __future__ import annotations
@@ -33,20 +34,39 @@ from matching.ranking import (
 
 
 def _micro(x: np.ndarray) -> np.ndarray:
-    """`ranking._micro` over an array: six decimals, half up."""
-    return np.floor(x * 1e6 + 0.5) / 1e6
+    """`ranking._micro` over an array: six decimals, half up (in place: `x` is a temporary)."""
+    x *= 1e6
+    x += 0.5
+    np.floor(x, out=x)
+    x /= 1e6
+    return x
 
 
 def distances(orders: Sequence[OrderFacts], candidates: Sequence[Candidate]) -> np.ndarray:
-    """Great-circle distance in metres for every (order, candidate): `ranking.distance_m`."""
-    lat1 = np.radians(np.array([o.lat for o in orders], dtype=np.float64))[:, None]
-    lng1 = np.array([o.lng for o in orders], dtype=np.float64)[:, None]
-    lat2 = np.radians(np.array([c.lat for c in candidates], dtype=np.float64))[None, :]
-    lng2 = np.array([c.lng for c in candidates], dtype=np.float64)[None, :]
-    dp = lat2 - lat1
-    dl = np.radians(lng2 - lng1)
-    a = np.sin(dp / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    """Great-circle distance in metres for every (order, candidate): `ranking.distance_m`'s
+    haversine, with the sines of the half differences from each side's own sines and cosines
+    (sin(b − a) = sin b cos a − cos b sin a): trigonometry on 2,200 values instead of 800,000
+    for a batch of 200 × 2,000. The result differs from the pairwise formula by rounding only
+    (nanometres), which the property test allows."""
+    half_lat1 = np.radians(np.array([o.lat for o in orders], dtype=np.float64)) / 2
+    half_lng1 = np.radians(np.array([o.lng for o in orders], dtype=np.float64)) / 2
+    half_lat2 = np.radians(np.array([c.lat for c in candidates], dtype=np.float64)) / 2
+    half_lng2 = np.radians(np.array([c.lng for c in candidates], dtype=np.float64)) / 2
+    s1, c1 = np.sin(half_lat1)[:, None], np.cos(half_lat1)[:, None]
+    s2, c2 = np.sin(half_lat2)[None, :], np.cos(half_lat2)[None, :]
+    sin_dp = s2 * c1 - c2 * s1  # sin((lat2 − lat1) / 2)
+    sl1, cl1 = np.sin(half_lng1)[:, None], np.cos(half_lng1)[:, None]
+    sl2, cl2 = np.sin(half_lng2)[None, :], np.cos(half_lng2)[None, :]
+    sin_dl = sl2 * cl1 - cl2 * sl1  # sin((lng2 − lng1) / 2)
+    cos_lat1 = np.cos(2 * half_lat1)[:, None]
+    cos_lat2 = np.cos(2 * half_lat2)[None, :]
+    a = sin_dp * sin_dp
+    a += (cos_lat1 * cos_lat2) * (sin_dl * sin_dl)
+    np.sqrt(a, out=a)
+    np.minimum(a, 1.0, out=a)
+    np.arcsin(a, out=a)
+    a *= 2 * EARTH_RADIUS_M
+    return a
 
 
 def eligible(orders: Sequence[OrderFacts], candidates: Sequence[Candidate], distance: np.ndarray) -> np.ndarray:
