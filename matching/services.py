@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+import numpy as np
 from django.db.models import Q
 from django.utils import timezone
 
-from matching import batch
+from matching import batch, vectorized
 from matching.candidates import MEMBERS_FIRST_MAX, Search, search
-from matching.ranking import TIER_NAMES, OrderFacts, Ranked, Weights, rank
+from matching.ranking import TIER_NAMES, Candidate, OrderFacts, Ranked, Weights, rank
 from orders.models import Category, Order
 from orders.selectors import batch_orders_for, desk_order_get
 from volunteers.models import Area, Branch, Volunteer
@@ -166,7 +167,12 @@ def rank_order(order: Order, *, limit: int, exclude: Collection[int] = (), now: 
     ranking re-checks them all and scores."""
     if limit <= 0:
         return []
-    now = now or timezone.now()
+    facts, found, weights = _pool(order, limit=limit, exclude=exclude, now=now or timezone.now())
+    return rank(facts, found, weights=weights, limit=limit)
+
+
+def _pool(order: Order, *, limit: int, exclude: Collection[int], now: datetime) -> tuple[OrderFacts, list, Weights]:
+    """The order's facts, the candidates the retrieval found for it and the branch's weights."""
     facts = order_facts(order, now=now, declined=exclude)
     scope = branch_scope(order.branch)
     pool = max(limit * POOL_FACTOR, MIN_POOL)
@@ -185,8 +191,7 @@ def rank_order(order: Order, *, limit: int, exclude: Collection[int] = (), now: 
             exclude=exclude,
         )
     )
-    weights = Weights.with_overrides(order.branch.matching_weights)
-    return rank(facts, found, weights=weights, limit=limit)
+    return facts, found, Weights.with_overrides(order.branch.matching_weights)
 
 
 def rank_for_order(order, *, limit: int, exclude: Collection[int] = ()) -> list[RankedVolunteer]:
@@ -230,16 +235,33 @@ def batch_propose(*, user, order_ids: Sequence[int]) -> Proposal:
     giving any volunteer more orders than their free capacity. Nothing is changed: the
     secretary confirms (or edits) it with `orders.services.order_batch_dispatch`."""
     orders = batch_orders_for(user, order_ids, "orders")
-    scores: dict[tuple[int, int], float] = {}
-    free: dict[int, int] = {}
-    ranked_by_order: dict[int, list[RankedVolunteer]] = {}
+    now = timezone.now()
+    facts, weights, ranked_by_order = [], [], {}
+    volunteers: dict[int, Candidate] = {}
     for order in orders:
-        ranked = rank_for_order(order, limit=BATCH_CANDIDATES)
-        ranked_by_order[order.pk] = ranked
-        for r in ranked:
-            scores[(order.pk, r.volunteer_id)] = r.score
-            free[r.volunteer_id] = int(r.details["capacity"]) - int(r.details["held"])
-    chosen = batch.propose(order_ids=[o.pk for o in orders], free=free, scores=scores)
+        order_facts_, found, order_weights = _pool(order, limit=BATCH_CANDIDATES, exclude=(), now=now)
+        ranked = rank(order_facts_, found, weights=order_weights, limit=BATCH_CANDIDATES)
+        ranked_by_order[order.pk] = [_public(r) for r in ranked]
+        facts.append(order_facts_)
+        weights.append(order_weights)
+        shortlisted = {r.volunteer_id for r in ranked}
+        for c in found:
+            if c.volunteer_id in shortlisted:
+                volunteers.setdefault(c.volunteer_id, c)
+    # Every pair's score at once (matching.vectorized: the ranking's formula over arrays), then
+    # only the pairs each order's own ranking shortlisted: scope tiers are relative to the order.
+    pool = list(volunteers.values())
+    matrix = vectorized.scores(facts, pool, weights)
+    column = {c.volunteer_id: j for j, c in enumerate(pool)}
+    shortlist = np.zeros(matrix.shape, dtype=bool)
+    for i, order in enumerate(orders):
+        shortlist[i, [column[r.volunteer_id] for r in ranked_by_order[order.pk]]] = True
+    matrix = np.where(shortlist & np.isfinite(matrix), matrix, 0.0)
+    free = np.array([c.capacity - c.held for c in pool], dtype=np.int64)
+    chosen = [
+        batch.Assignment(orders[i].pk, pool[j].volunteer_id, float(matrix[i, j])) for i, j in batch.assign(matrix, free)
+    ]
+    chosen.sort(key=lambda a: [o.pk for o in orders].index(a.order_id))
     assigned = {a.order_id for a in chosen}
     return Proposal(
         assignments=chosen,

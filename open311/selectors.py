@@ -41,7 +41,9 @@ def _requests() -> QuerySet[Order]:
     )
     # The grid chain names the place; the branch's own area is read only for the rare order
     # without a grid. The resident and profile are there to mask their details in free text.
-    return Order.objects.select_related("category", "branch", "grid__parent__parent", "resident__resident").annotate(
+    return Order.objects.select_related(
+        "category", "branch__area__parent__parent", "grid__parent__parent", "resident__resident"
+    ).annotate(
         last_note=Subquery(last_note.values("note")[:1]),
         photo_token=Subquery(first_photo.values("token")[:1]),
     )

@@ -26,6 +26,9 @@ class TimelineInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["at", "id"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -37,6 +40,9 @@ class OfferInline(admin.TabularInline):
     fields = ("volunteer", "mode", "status", "rank", "distance_m", "created_at", "closed_at")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("volunteer__user")
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -47,6 +53,9 @@ class RatingInline(admin.TabularInline):
     can_delete = False
     fields = ("rating", "comment", "volunteer", "created_at")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("volunteer__user")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

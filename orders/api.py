@@ -42,6 +42,7 @@ from orders.serializers import (
 )
 from orders.states import ACTIONS, Status
 from timebank.api import EntrySerializer
+from volunteers.selectors import desk_branch_ids
 
 MAX_IDEMPOTENCY_KEY = 128
 # Visible ASCII only: a NUL or a control character is no key (and PostgreSQL refuses NUL).
@@ -92,11 +93,12 @@ class OrderListCreate(APIView):
         wanted = request.query_params.get("status")
         if wanted and wanted not in STATUSES:
             raise InvalidInput(fields={"status": [_("Unknown status.")]})
-        qs = order_list(request.user, status=wanted, role=request.query_params.get("role"))
+        desks = desk_branch_ids(request.user)  # read once: the scope and the personal data both need it
+        qs = order_list(request.user, status=wanted, role=request.query_params.get("role"), desks=desks)
         paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None
-        context = {"personal_ids": personal_ids_for(request.user, page)}
+        context = {"personal_ids": personal_ids_for(request.user, page, desks=desks)}
         return paginator.get_paginated_response(OrderSerializer(page, many=True, context=context).data)
 
     @extend_schema(

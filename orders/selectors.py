@@ -89,17 +89,22 @@ def can_see_personal_data(roles: set[Role], order: Order) -> bool:
     return bool(roles & PERSONAL_DATA_ROLES) or (Role.ASSIGNED in roles and contact_open(order))
 
 
-def order_list(user, *, status: str | None = None, role: str | None = None) -> QuerySet[Order]:
-    """Orders the caller may see: their own, their desks', the one they hold, their open offers."""
+def order_list(
+    user, *, status: str | None = None, role: str | None = None, desks: set[int] | None = None
+) -> QuerySet[Order]:
+    """Orders the caller may see: their own, their desks', the one they hold, their open offers.
+    `desks`: the caller's `desk_branch_ids`, when the caller has read them already."""
     open_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer__user=user, status=Offer.Status.OPEN)
     scopes = {
         "resident": Q(resident=user),
-        "desk": Q(branch_id__in=desk_branch_ids(user)),
+        "desk": Q(branch_id__in=desk_branch_ids(user) if desks is None else desks),
         "volunteer": Q(volunteer__user=user) | Q(Exists(open_offer)),
     }
     condition = scopes[role] if role in scopes else scopes["resident"] | scopes["desk"] | scopes["volunteer"]
     # The resident's profile too: a row the caller may not see personally shows its text masked.
-    qs = Order.objects.filter(condition).select_related("category", "branch", "volunteer__user", "resident__resident")
+    qs = Order.objects.filter(condition).select_related(
+        "category", "branch", "grid", "volunteer__user", "resident__resident"
+    )
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at", "-id")
@@ -132,10 +137,10 @@ def open_offers_for(user) -> QuerySet[Offer]:
     )
 
 
-def personal_ids_for(user, orders) -> set[int]:
+def personal_ids_for(user, orders, *, desks: set[int] | None = None) -> set[int]:
     """Ids of the given orders whose phone and address the caller may see, without a query
     per order: their own, their desks', the one they hold."""
-    desks = desk_branch_ids(user)
+    desks = desk_branch_ids(user) if desks is None else desks
     volunteer = getattr(user, "volunteer", None)
     vid = volunteer.pk if volunteer is not None else None
     now = timezone.now()

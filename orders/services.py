@@ -139,7 +139,11 @@ def _record(order: Order, action: str, from_status: str, actor, note: str = "", 
 def _announce(order: Order, event: OrderEvent, actor) -> None:
     """Tell everyone entitled to the full order about a timeline change."""
     recipients = {order.resident_id}
-    recipients |= set(order.branch.secretaries.values_list("id", flat=True))
+    # Through the seat table, not `order.branch.secretaries`: no join to the users, and a batch
+    # of dispatches in one request is not read as an N+1 (each order is its own transaction).
+    recipients |= set(
+        Branch.secretaries.through.objects.filter(branch_id=order.branch_id).values_list("user_id", flat=True)
+    )
     if order.volunteer is not None:
         recipients.add(order.volunteer.user_id)
     payload = {"order": order_payload(order, personal=True), "event": event_payload(event)}

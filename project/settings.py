@@ -107,10 +107,28 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "project.requestmemo.request_memo_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
+
+# N+1 detection (django-zeal, a development requirement): on under pytest, so a list that reads
+# a relation row by row fails the suite (tests/conftest.py turns it on for each test). A known,
+# harmless case is allowed where it happens with `zeal.zeal_ignore([{"model": ..., "field": ...}])`,
+# or for everyone in ZEAL_ALLOWLIST below, each with a comment saying why (docs/performance.md).
+NPLUSONE_CHECK = env_bool("SANDAN_NPLUSONE_CHECK", "pytest" in sys.modules)
+if NPLUSONE_CHECK:
+    INSTALLED_APPS.append("zeal")
+    MIDDLEWARE.append("zeal.middleware.zeal_middleware")
+    ZEAL_RAISE = True
+    ZEAL_ALLOWLIST: list[dict[str, str]] = []
+
+# The HTTP bench's probe (project/benchprobe.py): per-process request and SQL statement counters
+# at /_bench/counters. Only for bench/http_load.py; never set it in production.
+BENCH_PROBE = env_bool("SANDAN_BENCH_PROBE", False)
+if BENCH_PROBE:
+    MIDDLEWARE.insert(0, "project.benchprobe.counters_middleware")
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
@@ -28,3 +29,8 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("", include("web.urls")),
 ]
+
+if settings.BENCH_PROBE:
+    from project.benchprobe import counters
+
+    urlpatterns.insert(0, path("_bench/counters", counters))

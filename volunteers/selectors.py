@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 
 from core.geo import distance_m, point_in_polygon
+from core.memo import memoised
 from volunteers.models import Area, Branch, Volunteer
 
 
@@ -30,13 +31,23 @@ def descendant_ids(area_ids: Iterable[int]) -> set[int]:
 
 
 def staff_area_ids(user_id: int) -> set[int]:
-    """Every area a staff member oversees (their seats and everything below)."""
+    """Every area a staff member oversees (their seats and everything below); read once per
+    request (core/memo.py)."""
+    return set(memoised(("staff_area_ids", user_id), lambda: _staff_area_ids(user_id)))
+
+
+def _staff_area_ids(user_id: int) -> set[int]:
     seats = list(Area.objects.filter(staff=user_id).values_list("id", flat=True))
     return descendant_ids(seats) if seats else set()
 
 
 def desk_branch_ids(user) -> set[int]:
-    """Branches whose desk the user sits at: as a secretary, or as staff above them."""
+    """Branches whose desk the user sits at: as a secretary, or as staff above them (read once
+    per request: core/memo.py)."""
+    return set(memoised(("desk_branch_ids", user.pk), lambda: _desk_branch_ids(user)))
+
+
+def _desk_branch_ids(user) -> set[int]:
     ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
     areas = staff_area_ids(user.pk)
     if areas:
