@@ -15,6 +15,11 @@
     form.setAttribute("data-sending", "");
     setTimeout(function () { form.removeAttribute("data-sending"); }, 8000);
   });
+  // The installable app: every signed-in page runs under the service worker (offline shell,
+  // alerts, requests kept while offline).
+  if ("serviceWorker" in navigator && document.body.hasAttribute("data-user")) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  }
 })();
 
 window.Sandan = {
