@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, so it sees every 404 of a page (even DEBUG's technical one) and shows our own.
+    "web.errors.FriendlyNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -123,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "web.nav.nav",
             ],
         },
     },

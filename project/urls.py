@@ -23,3 +23,4 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("", include("web.urls")),
 ]
+handler404 = "web.errors.page_not_found"

@@ -36,7 +36,9 @@ def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             return view(request, *args, **kwargs)
         except OrderError as exc:
             problems = [m for ms in (exc.fields or {}).values() for m in ms] or [exc.message]
-            return render(request, "stats/error.html", {"problems": problems}, status=exc.status_code)
+            response = render(request, "stats/error.html", {"problems": problems}, status=exc.status_code)
+            response.sandan_page = True  # type: ignore[attr-defined]  # its own message, not the generic 404
+            return response
 
     return wrapped
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("redeem", views.redeem, name="redeem"),
     path("leaderboard/", views.board, name="leaderboard"),
+    path("manage/", views.manage, name="manage"),
 ]
