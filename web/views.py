@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from matching.services import rank_for_order
+from notifications.delivery.preferences import prefs_for
 from orders import services
 from orders.attachments import order_attach
 from orders.errors import OrderError, OrderNotFound
@@ -32,9 +33,12 @@ from orders.states import ACTIONS, Role, allowed_from, may
 from volunteers.api import me_payload
 from volunteers.models import Volunteer
 from volunteers.services import volunteer_update
+from web import desk as desk_lists
 from web import selectors
 from web.forms import DutyForm, OrderForm, action_data
 from web.labels import error_message
+from web.offers import offer_summary
+from web.reasons import plain_reasons
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "web"
 
@@ -153,6 +157,8 @@ def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict
     }
     if context["personal"]:
         context["attachments"] = list(order.attachments.all())
+    if desk:
+        context["offers"] = offer_summary(order)
     if desk and "transfer" in available:
         context["transfer_targets"] = selectors.transfer_targets(request.user, order)
     if desk and "dispatch" in available:
@@ -177,7 +183,7 @@ def _candidates(order: Order) -> list[dict[str, Any]]:
                 "name": str(volunteer.user),
                 "score": r.score,
                 "distance_m": int(round(r.distance_m / 100.0) * 100),
-                "reasons": sorted(r.reasons.items(), key=lambda item: -item[1]),
+                "reasons": plain_reasons(r.reasons, r.details),
                 "scope": getattr(r, "scope", ""),
             }
         )
@@ -272,7 +278,8 @@ def volunteer_home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/partials/offers.html", {"offers": offers})
     if fragment == "tasks":
         return render(request, "web/partials/tasks.html", {"tasks": tasks})
-    return _page(request, "web/volunteer.html", {"volunteer": volunteer, "offers": offers, "tasks": tasks})
+    context = {"volunteer": volunteer, "offers": offers, "tasks": tasks, "alerts": prefs_for(volunteer.user_id)}
+    return _page(request, "web/volunteer.html", context)
 
 
 @login_required
@@ -319,11 +326,11 @@ def desk(request: HttpRequest) -> HttpResponse:
     fragment = request.GET.get("fragment")
     if fragment == "queue":
         return render(
-            request, "web/partials/queue.html", {"queue": selectors.desk_queue(request.user, branch_id=branch_id)}
+            request, "web/partials/queue.html", {"queue": desk_lists.desk_queue(request.user, branch_id=branch_id)}
         )
     if fragment == "board":
         return render(
-            request, "web/partials/board.html", {"board": selectors.desk_board(request.user, branch_id=branch_id)}
+            request, "web/partials/board.html", {"board": desk_lists.desk_board(request.user, branch_id=branch_id)}
         )
     if fragment == "escalations":
         return render(
@@ -334,8 +341,8 @@ def desk(request: HttpRequest) -> HttpResponse:
     context = {
         "branches": branches,
         "branch_id": branch_id,
-        "queue": selectors.desk_queue(request.user, branch_id=branch_id),
-        "board": selectors.desk_board(request.user, branch_id=branch_id),
+        "queue": desk_lists.desk_queue(request.user, branch_id=branch_id),
+        "board": desk_lists.desk_board(request.user, branch_id=branch_id),
         "is_staff": is_staff,
         "batch_api": selectors.api_route_exists("/api/v1/orders/batch/propose"),
     }
@@ -352,6 +359,7 @@ SHELL_ASSETS = [
     "web/app.js",
     "web/live.js",
     "web/volunteer.js",
+    "web/alerts.js",
     "web/icons/icon-192.png",
 ]
 
@@ -370,17 +378,19 @@ def service_worker(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def manifest(request: HttpRequest) -> JsonResponse:
-    """The web app manifest: the volunteer app installs to the home screen."""
+    """The web app manifest. One app for every role: it starts at `/`, which sends each person
+    to their own page (desk, volunteer, my requests), so installing never leads to a 404."""
     icons = [
         {"src": static("web/icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
         {"src": static("web/icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
         {"src": static("web/icons/maskable-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
     ]
     data = {
-        "name": _("Sandan volunteer"),
+        "id": "/",
+        "name": _("Sandan"),
         "short_name": _("Sandan"),
         "description": _("Neighbours helping neighbours"),
-        "start_url": reverse("web:volunteer"),
+        "start_url": reverse("web:home"),
         "scope": "/",
         "display": "standalone",
         "orientation": "portrait",

@@ -12,7 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from web.forms import category_label
-from web.labels import ACTION_LABELS, MODE_LABELS, REASON_LABELS, SCOPE_LABELS, STATUS_LABELS, URGENCY_LABELS
+from web.labels import (
+    ACTION_LABELS,
+    MODE_LABELS,
+    OFFER_STATE_LABELS,
+    REASON_LABELS,
+    SCOPE_LABELS,
+    STATUS_LABELS,
+    URGENCY_LABELS,
+)
 
 register = template.Library()
 
@@ -30,6 +38,11 @@ def action_label(action: str) -> str:
 @register.filter
 def urgency_label(urgency: str) -> str:
     return str(URGENCY_LABELS.get(urgency, urgency))
+
+
+@register.filter
+def offer_state_label(state: str) -> str:
+    return str(OFFER_STATE_LABELS.get(state, state))
 
 
 @register.filter
@@ -100,3 +113,9 @@ def hours(value) -> str:
         return ""
     text = f"{value:.2f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
+def fill_n(text: str, n: int) -> str:
+    """A sentence whose number the page's script keeps up to date ("__N__"), with its first value."""
+    return str(text).replace("__N__", str(n))
