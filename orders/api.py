@@ -140,11 +140,14 @@ class OrderListCreate(APIView):
             if resident is None:
                 raise InvalidInput(fields={"resident": [_("Unknown resident.")]})
             submitted_by = request.user
+        attachments = [(kind, data.pop(kind)) for kind in ("photo", "voice") if data.get(kind) is not None]
+        data.pop("photo", None), data.pop("voice", None)
         order, created = services.order_submit(
             resident=resident,
             data=services.OrderInput(**data),
             submitted_by=submitted_by,
             idempotency_key=key,
+            attachments=attachments,
         )
         order, roles = order_get_for(request.user, order.pk)
         return Response(

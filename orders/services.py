@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -310,17 +311,33 @@ class OrderInput:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def order_content_check(*, description: str, attachment_kinds: Collection[str] = ()) -> None:
+    """An order says what is needed: in words, or with a voice note or a photo instead (a
+    resident who cannot type records it). The one rule for the API, the pages and Open311."""
+    if not (description or "").strip() and not attachment_kinds:
+        raise InvalidInput(fields={"description": [_("Describe what you need, or add a voice message or a photo.")]})
+
+
 def order_submit(
-    *, resident, data: OrderInput, submitted_by=None, idempotency_key: str | None = None, source: str | None = None
+    *,
+    resident,
+    data: OrderInput,
+    submitted_by=None,
+    idempotency_key: str | None = None,
+    source: str | None = None,
+    attachments: Sequence[tuple[str, UploadedFile]] = (),
 ) -> tuple[Order, bool]:
     """居民點單: create a submitted order routed to the branch of the resident's grid.
 
     `source` names where the request came from when not from Sandan's own apps (e.g. an
-    Open311 client); it is written on the submit event of the timeline.
+    Open311 client); it is written on the submit event of the timeline. `attachments`
+    ((kind, file) pairs: "photo", "voice") are attached in the same transaction: the order
+    and its recording land together or not at all, and a voice note may stand for the text.
 
     Returns (order, created). With an Idempotency-Key a retry returns the first order and
     never creates a second: the key's unique constraint decides between concurrent retries.
     """
+    order_content_check(description=data.description, attachment_kinds=[kind for kind, _file in attachments])
     # The key belongs to whoever sent the request: a desk entering requests for several
     # residents keys them in its own space, so which resident is part of what must match.
     caller = submitted_by or resident
@@ -332,6 +349,8 @@ def order_submit(
     try:
         with transaction.atomic():
             order = _create_order(resident=resident, data=data, submitted_by=submitted_by, source=source)
+            for kind, upload in attachments:
+                _attach_on_submit(order, resident, kind, upload)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=caller, key=idempotency_key, request_hash=fingerprint, order=order)
     except IntegrityError:
@@ -341,6 +360,17 @@ def order_submit(
                 return hit, False
         raise
     return order, True
+
+
+def _attach_on_submit(order: Order, resident, kind: str, upload: UploadedFile) -> None:
+    # Attached as the requester (the only person an order may be submitted with files for);
+    # a file that is not what it claims is that file's error, by its own name.
+    from orders.attachments import order_attach
+
+    try:
+        order_attach(order_id=order.pk, user=resident, kind=kind, upload=upload)
+    except InvalidInput as error:
+        raise InvalidInput(fields={kind: [m for ms in (error.fields or {}).values() for m in ms]}) from None
 
 
 def _idempotent_hit(user, key: str, fingerprint: str) -> Order | None:
