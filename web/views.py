@@ -114,21 +114,20 @@ def order_new(request: HttpRequest) -> HttpResponse:
             contact_phone=data.get("contact_phone") or None,
             urgency=data["urgency"],
         )
-        attaching = None
+        attachments = [(kind, data[kind]) for kind in ("photo", "voice") if data.get(kind)]
         try:
             # The order and its photo / voice note land together or not at all. The form's key
-            # makes a resend (a phone that lost the answer) return the first order, not a second.
-            with transaction.atomic():
-                order, created = services.order_submit(
-                    resident=request.user, data=order_input, idempotency_key=data.get("key") or None
-                )
-                for kind in ("photo", "voice"):
-                    if created and data.get(kind):
-                        attaching = kind
-                        order_attach(order_id=order.pk, user=request.user, kind=kind, upload=data[kind])
+            # makes a resend (a phone that lost the answer, a request sent again once back
+            # online) return the first order, not a second.
+            order, _created = services.order_submit(
+                resident=request.user,
+                data=order_input,
+                idempotency_key=data.get("key") or None,
+                attachments=attachments,
+            )
         except OrderError as error:
             for field, errors in (error.fields or {}).items():
-                target = {"lat": "grid", "file": attaching}.get(field, field)
+                target = {"lat": "grid"}.get(field, field)
                 for message in errors:
                     form.add_error(target if target in form.fields else None, message)
             if not error.fields:
@@ -360,6 +359,7 @@ SHELL_ASSETS = [
     "web/live.js",
     "web/volunteer.js",
     "web/alerts.js",
+    "web/outbox.js",
     "web/icons/icon-192.png",
 ]
 

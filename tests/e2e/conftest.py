@@ -260,3 +260,19 @@ def open_as(browser, server):
     yield make
     for context in contexts:
         context.close()
+
+
+def open_desk(open_as, user):
+    """A signed-in desk browser with its CSRF cookie, to act through the running server."""
+    page = open_as(user)
+    page.goto("/offline")
+    return page
+
+
+def post_form(page, path: str, data: dict) -> dict:
+    """POST a page's form through the browser's session (JSON answer), as its button would."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == settings.CSRF_COOKIE_NAME)
+    response = page.request.post(path, form=data, headers={"X-CSRFToken": token, "Accept": "application/json"})
+    body = response.json()
+    assert body.get("ok"), body
+    return body

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from notifications.models import NotificationPreference, PushSubscription
 from orders import services
+from tests.e2e.conftest import open_desk, post_form
 from tests.timers.test_delivery import Phone
 from volunteers.models import Volunteer
 
@@ -54,13 +55,27 @@ def alerts(page: Page) -> list[str]:
     return page.evaluate("window.__alerts.slice()")
 
 
-def offer_to(order_resident, secretary, volunteer, text: str):
+def eventually(page: Page, expression: str, until=bool, seconds: float = 15):
+    """The value of an async page expression once `until` holds for it (the worker shows
+    notifications in its own time); the last value otherwise."""
+    value = None
+    for _ in range(int(seconds * 10)):
+        value = page.evaluate(expression)
+        if until(value):
+            break
+        page.wait_for_timeout(100)
+    return value
+
+
+def offer_to(desk: Page, order_resident, secretary, volunteer, text: str):
+    """The secretary dispatches from their own browser: the offer's live event then leaves the
+    server the phone is connected to (as it would in production)."""
     order, _ = services.order_submit(
         resident=order_resident, data=services.OrderInput(category="errands", description=text)
     )
     services.order_accept(order_id=order.pk, user=secretary)
     volunteer_id = Volunteer.objects.get(user=volunteer).pk
-    services.order_dispatch(order_id=order.pk, user=secretary, mode="direct", volunteer=volunteer_id)
+    post_form(desk, f"/orders/{order.pk}/dispatch", {"mode": "direct", "volunteer": str(volunteer_id)})
     return order
 
 
@@ -91,7 +106,7 @@ def test_going_on_duty_asks_for_notifications_and_subscribes_the_phone_to_push(
 
     # An offer arrives while the app is open: it sounds and vibrates.
     expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
-    order = offer_to(resident, secretary, volunteer, "Carry the shopping upstairs")
+    order = offer_to(open_desk(open_as, secretary), resident, secretary, volunteer, "Carry the shopping upstairs")
     expect(page.locator(f'#offers li[data-order="{order.pk}"]')).to_be_visible()
     page.wait_for_function("window.__alerts.indexOf('event:offer.new') !== -1")
     assert {"vibrate", "sound"} <= set(alerts(page))
@@ -110,15 +125,15 @@ def test_a_push_becomes_a_system_notification_for_an_offer_and_for_a_claim(
     registrations: list[dict] = []
     session.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
     session.send("ServiceWorker.enable")
-    page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
+    eventually(page, "navigator.serviceWorker.ready.then(() => true)")
     for _ in range(30):
         if registrations:
             break
         page.wait_for_timeout(100)
     registration = next(r for r in registrations if not r["isDeleted"])
-    order = offer_to(resident, secretary, volunteer, "Read a letter aloud")
+    order = offer_to(open_desk(open_as, secretary), resident, secretary, volunteer, "Read a letter aloud")
 
-    # The app is closed: the offer reaches the phone only as a push.
+    # The volunteer is on another page of the app: the offer reaches them only as a push.
     page.goto("/volunteer/hours")
 
     def push(payload: dict) -> None:
@@ -146,8 +161,7 @@ def test_a_push_becomes_a_system_notification_for_an_offer_and_for_a_claim(
         "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => ("
         "{title: n.title, tag: n.tag, url: n.data && n.data.url, actions: n.actions.map(a => a.title)})))"
     )
-    page.wait_for_function(f"{shown}.then(ns => ns.length > 0)")
-    notes = page.evaluate(shown)
+    notes = eventually(page, shown)
     assert notes == [
         {"title": "附近有新的求助：跑腿代购", "tag": f"offer-{order.pk}", "url": "/volunteer/", "actions": ["接单"]}
     ]
@@ -165,8 +179,9 @@ def test_a_push_becomes_a_system_notification_for_an_offer_and_for_a_claim(
             "sound": True,
         }
     )
-    page.wait_for_function(f"{shown}.then(ns => ns.some(n => n.tag === 'order-{order.pk}'))")
-    titles = {n["title"] for n in page.evaluate(shown)}
+    titles = {
+        n["title"] for n in eventually(page, shown, until=lambda ns: any(n["tag"] == f"order-{order.pk}" for n in ns))
+    }
     assert "这单归您了：跑腿代购" in titles
 
 
@@ -190,7 +205,7 @@ def test_each_alert_can_be_turned_off_and_stays_off(open_as, categories, world, 
     expect(page.get_by_role("switch", name="应用打开时播放提示音")).not_to_be_checked()
     expect(page.get_by_role("switch", name="振动")).not_to_be_checked()
     expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
-    order = offer_to(resident, secretary, volunteer, "Water the plants")
+    order = offer_to(open_desk(open_as, secretary), resident, secretary, volunteer, "Water the plants")
     expect(page.locator(f'#offers li[data-order="{order.pk}"]')).to_be_visible()
     # The page's own handler runs right after the recorder's, in the same dispatch.
     page.wait_for_function("window.__alerts.indexOf('event:offer.new') !== -1")

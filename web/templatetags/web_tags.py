@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from project import names
 from web.forms import category_label
 from web.labels import (
     ACTION_LABELS,
@@ -63,6 +64,12 @@ def scope_label(name: str) -> str:
 @register.filter
 def category_name(category) -> str:
     return category_label(category)
+
+
+@register.filter
+def local_name(obj) -> str:
+    """A category's, skill's, area's or branch's name in the reader's language."""
+    return names.local_name(obj)
 
 
 @register.filter

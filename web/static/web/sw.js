@@ -87,9 +87,12 @@ function brief() {
     .catch(function () { return { csrf: "", text: {} }; });
 }
 
-function visibleClient() {
+// The volunteer page on screen shows a new offer by itself (with its sound): no banner then.
+function offersOnScreen() {
   return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
-    return list.filter(function (c) { return c.visibilityState === "visible" && c.focused; })[0] || null;
+    return list.filter(function (c) {
+      return c.visibilityState === "visible" && c.focused && new URL(c.url).pathname === "/volunteer/";
+    })[0] || null;
   });
 }
 
@@ -97,11 +100,10 @@ self.addEventListener("push", function (event) {
   var data = {};
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = { title: event.data ? event.data.text() : "" }; }
   var offer = data.kind === "offer.new";
-  event.waitUntil(Promise.all([brief(), visibleClient()]).then(function (found) {
+  event.waitUntil(Promise.all([brief(), offersOnScreen()]).then(function (found) {
     var text = found[0].text || {};
     var onScreen = found[1];
     if (onScreen && offer) {
-      // The open page plays its own sound and shows the offer: no banner on top of it.
       onScreen.postMessage({ type: "sandan.push", payload: data });
       return undefined;
     }
