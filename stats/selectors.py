@@ -165,6 +165,16 @@ def series(cohort: Cohort, *, by: str = "month") -> list[dict[str, Any]]:
     return out
 
 
+def series_even(cohort: Cohort, *, start: date, end: date, by: str) -> list[dict[str, Any]]:
+    """`series` with a row for every day (or month) of the period, zeros where nothing came
+    in: charts over time need an even axis, and an empty day is a fact too."""
+    from stats.periods import buckets
+
+    found = {row["bucket"]: row for row in series(cohort, by=by)}
+    empty = {"received": 0, "accepted": 0, "closed": 0, "ratings": 0, "satisfied": 0}
+    return [found.get(day, {**empty, "bucket": day}) for day in buckets(start, end, by)]
+
+
 def rating_totals(rows: list[dict[str, Any]]) -> tuple[int, int]:
     """The series already joined ratings to orders: its sums are the cohort's totals."""
     return sum(r["ratings"] for r in rows), sum(r["satisfied"] for r in rows)

@@ -202,7 +202,7 @@ def test_monthly_review_page_and_pdf(client, secretary, other_secretary, volunte
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
-    assert b"STSong-Light" in pdf.content
+    assert b"NotoSansSC" in pdf.content  # the shipped font is embedded (tests/stats/test_monthly_pdf.py renders it)
     client.force_login(other_secretary)
     assert client.get(f"/stats/monthly/{world.north_branch.pk}/2026-03/").status_code == 403
     assert client.get(f"/stats/monthly/{world.north_branch.pk}/2026-03.pdf").status_code == 403
