@@ -16,6 +16,7 @@ from orders.errors import InvalidInput, NotPermitted, OrderError
 from orders.models import Category, Order, Rating
 from orders.selectors import desk_branch_ids
 from orders.states import Status
+from project.names import local_name
 from stats.figures import ACCEPTED_EVER, Cohort, cohort_ratings, uses_rated_orders
 from stats.models import RatedOrder
 from volunteers.models import Area, Branch, Volunteer
@@ -78,7 +79,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
             raise ScopeNotFound()
         if branch.pk not in desk_branch_ids(user):
             raise NotPermitted(_("You may not read this branch's figures."))
-        scope = Scope(kind, key, branch.name, branch_ids=(branch.pk,))
+        scope = Scope(kind, key, local_name(branch), branch_ids=(branch.pk,))
     elif kind == "area":
         area = Area.objects.filter(pk=int(key)).first()
         if area is None:
@@ -87,7 +88,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
             raise NotPermitted(_("You may not read this area's figures."))
         below = descendant_ids([area.pk])
         ids = tuple(sorted(Branch.objects.filter(area_id__in=below).values_list("id", flat=True)))
-        scope = Scope(kind, key, area.name, branch_ids=ids)
+        scope = Scope(kind, key, local_name(area), branch_ids=ids)
     elif kind == "volunteer":
         volunteer = Volunteer.objects.select_related("user").filter(pk=int(key)).first()
         if volunteer is None:
@@ -104,7 +105,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
         desks = desk_branch_ids(user)
         if not desks:
             raise NotPermitted(_("Only branch and community staff read figures by category."))
-        scope = Scope(kind, key, cat.name, branch_ids=tuple(sorted(desks)), category_id=cat.pk)
+        scope = Scope(kind, key, local_name(cat), branch_ids=tuple(sorted(desks)), category_id=cat.pk)
     if category_id is not None:
         scope = replace(scope, category_id=category_id)
     return scope
@@ -115,11 +116,11 @@ def scopes_available(user) -> list[Scope]:
     found: list[Scope] = []
     seats = Area.objects.filter(staff=user).order_by("level", "name")
     for area in seats:
-        found.append(Scope("area", str(area.pk), area.name))
+        found.append(Scope("area", str(area.pk), local_name(area)))
     for area in Area.objects.filter(pk__in=staff_area_ids(user.pk)).exclude(staff=user).order_by("level", "name"):
-        found.append(Scope("area", str(area.pk), area.name))
+        found.append(Scope("area", str(area.pk), local_name(area)))
     for branch in Branch.objects.filter(pk__in=desk_branch_ids(user)).order_by("name"):
-        found.append(Scope("branch", str(branch.pk), branch.name))
+        found.append(Scope("branch", str(branch.pk), local_name(branch)))
     volunteer = Volunteer.objects.filter(user=user).first()
     if volunteer is not None:
         found.append(Scope("volunteer", str(volunteer.pk), _("My own figures")))

@@ -36,6 +36,7 @@ from volunteers.services import volunteer_update
 from web import desk as desk_lists
 from web import selectors
 from web.forms import DutyForm, OrderForm, action_data
+from web.hours import hours_with_credits
 from web.labels import error_message
 from web.offers import offer_summary
 from web.reasons import plain_reasons
@@ -134,6 +135,9 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, error_message(error))
         else:
             messages.success(request, _("Your request has been sent to the branch."))
+            if request.headers.get("X-Requested-With") == "fetch":
+                # The form's script opens the order itself (and the message waits for that page).
+                return JsonResponse({"ok": True, "url": reverse("web:order", args=[order.pk])})
             return redirect("web:order", order_id=order.pk)
     return _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
 
@@ -302,6 +306,7 @@ def volunteer_duty(request: HttpRequest) -> HttpResponse:
 def volunteer_hours(request: HttpRequest) -> HttpResponse:
     _volunteer_or_404(request)
     context = selectors.volunteer_hours(request.user)
+    context["rows"] = hours_with_credits(request.user, context["orders"])
     context["timebank"] = selectors.api_route_exists("/api/v1/me/timebank")
     return _page(request, "web/hours.html", context)
 

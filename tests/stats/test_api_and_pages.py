@@ -226,3 +226,20 @@ def test_area_dashboard_links_each_branch_monthly_review(client, staff, world, c
     html = client.get("/stats/", {"scope": f"area:{world.community.pk}", **MARCH}).content.decode()
     assert f"/stats/monthly/{world.north_branch.pk}/2026-03/" in html
     assert f"/stats/monthly/{world.south_branch.pk}/2026-03/" in html
+
+
+def test_dashboard_axis_is_even_ticks_are_whole_and_categories_are_a_select(client, secretary, world, closed_orders):
+    client.force_login(secretary)
+    html = client.get("/stats/", {"scope": f"branch:{world.north_branch.pk}", **MARCH}).content.decode()
+    # Every day of March on the time axis, the 27 days without orders included.
+    orders_chart = html[html.index("<svg") : html.index("</svg>")]
+    assert len(set(re.findall(r"<title>(03-\d\d) ", orders_chart))) == 31
+    assert re.search(r"<title>03-01 [^<:]+: 0</title>", orders_chart)
+    # One rating a day at most: the count axis reads 0, 1, 2 (never "1 / 0 / 0").
+    satisfaction = html[html.index("<svg", html.index("<svg") + 1) :]
+    ticks = re.findall(r'text-anchor="end" font-size="11">(\d+)</text>', satisfaction)
+    assert ticks == ["0", "1", "2"]
+    select = html[
+        html.index('<select name="category">') : html.index("</select>", html.index('<select name="category">'))
+    ]
+    assert '<option value="errands">' in select and "跑腿代购" in select

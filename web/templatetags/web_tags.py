@@ -126,3 +126,11 @@ def hours(value) -> str:
 def fill_n(text: str, n: int) -> str:
     """A sentence whose number the page's script keeps up to date ("__N__"), with its first value."""
     return str(text).replace("__N__", str(n))
+
+
+@register.filter
+def hours_unit(value) -> str:
+    """Hours with their unit: "1.5 h" / "1.5 小时"."""
+    if value is None:
+        return ""
+    return _("%(hours)s h") % {"hours": hours(value)}

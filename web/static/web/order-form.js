@@ -204,9 +204,11 @@
     return fetch(f.getAttribute("action") || location.pathname, {
       method: "POST", credentials: "same-origin", body: body, headers: { "X-Requested-With": "fetch" }
     }).then(function (response) {
-      if (response.redirected && /\/orders\/\d+\/$/.test(new URL(response.url).pathname)) {
-        var done = outbox ? outbox.remove(keyOf(f)).catch(function () {}) : Promise.resolve();
-        return done.then(function () { location.assign(response.url); });
+      if ((response.headers.get("Content-Type") || "").indexOf("application/json") === 0) {
+        return response.json().then(function (answer) {
+          var done = outbox ? outbox.remove(keyOf(f)).catch(function () {}) : Promise.resolve();
+          return done.then(function () { location.assign(answer.url); });
+        });
       }
       return response.text().then(function (html) {
         if (outbox) { outbox.remove(keyOf(f)).catch(function () {}); }

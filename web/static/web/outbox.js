@@ -59,8 +59,10 @@
     return fetch(item.url, {
       method: "POST", credentials: "same-origin", body: formDataOf(item), headers: { "X-Requested-With": "fetch" }
     }).then(function (response) {
-      if (response.redirected && /\/orders\/\d+\/$/.test(new URL(response.url).pathname)) {
-        return remove(item.key).then(function () { return { sent: response.url }; });
+      if ((response.headers.get("Content-Type") || "").indexOf("application/json") === 0) {
+        return response.json().then(function (answer) {
+          return remove(item.key).then(function () { return { sent: answer.url }; });
+        });
       }
       return response.text().then(function (html) { return { refused: html, status: response.status }; });
     });
