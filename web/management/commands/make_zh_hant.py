@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         import opencc
-        import polib
+        import polib  # type: ignore[import-untyped]
 
         convert = opencc.OpenCC("s2t").convert
 
