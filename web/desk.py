@@ -7,7 +7,12 @@ from orders.models import Order
 from web import selectors
 from web.offers import offer_summaries
 
-URGENCY_RANK: dict[str, int] = {Order.Urgency.URGENT: 0, Order.Urgency.HIGH: 1, Order.Urgency.NORMAL: 2, Order.Urgency.LOW: 3}
+URGENCY_RANK: dict[str, int] = {
+    Order.Urgency.URGENT: 0,
+    Order.Urgency.HIGH: 1,
+    Order.Urgency.NORMAL: 2,
+    Order.Urgency.LOW: 3,
+}
 
 
 def pressing_first(rows: list[Order]) -> list[Order]:

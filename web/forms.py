@@ -12,6 +12,7 @@ from orders.models import Category, Order
 from orders.serializers import MAX_DESCRIPTION
 from project.names import local_name
 from volunteers.models import Area
+from web.labels import URGENCY_LABELS
 
 PHONE_PATTERN = r"^\+?[0-9 ()-]{5,20}$"
 
@@ -29,7 +30,9 @@ class OrderForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_DESCRIPTION}),
     )
-    urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=Order.Urgency.choices, initial="normal")
+    urgency = forms.ChoiceField(
+        label=_("How urgent is it?"), choices=list(URGENCY_LABELS.items()), initial=Order.Urgency.NORMAL
+    )
     address = forms.CharField(label=_("Address"), max_length=255, required=False)
     grid = forms.ModelChoiceField(
         label=_("Neighbourhood"),

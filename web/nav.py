@@ -62,9 +62,17 @@ def nav_links(request: HttpRequest) -> list[Link]:
     roles = request_roles(request)
     links = []
     found = False
-    # The longest matching prefix is the current page (/timebank/manage/ is not /timebank/).
+    # The longest matching prefix is the current page (/timebank/manage/ is not /timebank/);
+    # "My requests" only for the list and the form: an order's page is also the desk's.
     urls = [(reverse(name), label, wanted) for name, label, wanted in _LINKS if roles & wanted]
-    best = max((url for url, _label, _w in urls if request.path.startswith(url)), key=len, default=None)
+    mine = reverse("web:my-orders")
+
+    def matches(url: str) -> bool:
+        if url == mine:
+            return request.path in (mine, reverse("web:order-new"))
+        return request.path.startswith(url)
+
+    best = max((url for url, _label, _w in urls if matches(url)), key=len, default=None)
     for url, label, _wanted in urls:
         current = not found and url == best
         found = found or current
