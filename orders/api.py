@@ -140,8 +140,9 @@ class OrderListCreate(APIView):
             if resident is None:
                 raise InvalidInput(fields={"resident": [_("Unknown resident.")]})
             submitted_by = request.user
-        attachments = [(kind, data.pop(kind)) for kind in ("photo", "voice") if data.get(kind) is not None]
-        data.pop("photo", None), data.pop("voice", None)
+        # Files sent with the request (multipart) are attached in its transaction.
+        files = {kind: data.pop(kind, None) for kind in ("photo", "voice")}
+        attachments = [(kind, upload) for kind, upload in files.items() if upload is not None]
         order, created = services.order_submit(
             resident=resident,
             data=services.OrderInput(**data),

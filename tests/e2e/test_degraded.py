@@ -58,6 +58,8 @@ def test_volunteer_app_installs_and_opens_offline(browser, server, categories, w
         context.set_offline(True)
         page.goto("/volunteer/")
         expect(page.locator("#duty-switch")).to_be_visible()  # the cached shell, not the browser's error page
+        page.goto("/")  # the installed app's start: the person's own page, from the cache
+        expect(page.locator("#duty-switch")).to_be_visible()
         page.goto("/volunteer/hours")
         expect(page.get_by_role("heading", name="您已离线")).to_be_visible()
     finally:

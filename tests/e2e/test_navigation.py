@@ -74,3 +74,31 @@ def test_each_reader_sees_one_script(open_as, categories, world, resident):
     english = open_as(resident, phone=True, locale="en-GB")
     english.goto("/orders/new")
     expect(english.get_by_label("Errands and shopping")).to_be_visible()
+
+
+def test_a_secretary_corrects_hours_from_the_time_bank_desk(open_as, categories, world, resident, secretary, volunteer):
+    from decimal import Decimal
+
+    from orders import services
+    from timebank.models import Entry
+
+    order, _ = services.order_submit(resident=resident, data=services.OrderInput(category="errands", description="x"))
+    services.order_accept(order_id=order.pk, user=secretary)
+    services.order_dispatch(order_id=order.pk, user=secretary, mode="direct", volunteer=volunteer.volunteer.pk)
+    services.order_claim(order_id=order.pk, user=volunteer)
+    services.order_start(order_id=order.pk, user=volunteer)
+    services.order_complete(order_id=order.pk, user=volunteer, note="", hours=Decimal("1"))
+    services.order_confirm(order_id=order.pk, user=resident, rating=5)
+
+    page = open_as(secretary)
+    page.goto("/desk/")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="爱心银行管理").click()
+    page.locator(f'#balances tr[data-user="{volunteer.pk}"]').get_by_role("link", name="明细与更正").click()
+    page.get_by_label("诉求编号").fill(str(order.pk))
+    page.get_by_label("时数（+ 为补记，− 为扣回）").fill("0.5")
+    page.get_by_label("原因").fill("Stayed to fix the door too")
+    page.get_by_role("button", name="记录更正").click()
+    expect(page.locator("#flash")).to_contain_text("更正已记录")
+    expect(page.locator("#ledger")).to_contain_text("Stayed to fix the door too")
+    expect(page.locator(f'#balances tr[data-user="{volunteer.pk}"]')).to_contain_text("1.50")
+    assert Entry.objects.filter(kind="adjustment", actor=secretary, amount=Decimal("0.50")).exists()
