@@ -25,11 +25,12 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The browser tests drive Debian's Chromium (Playwright's own download cannot work offline).
+# The browser tests drive Debian's Chromium (Playwright's own download cannot work offline);
+# the monthly PDF's test renders it with poppler's pdftoppm.
 browser:
-	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "Chromium is missing: the browser tests (tests/e2e) will fail. Install it: apt-get install chromium"
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/pdftoppm; } || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; } || \
+	  echo "Chromium or poppler-utils is missing: tests/e2e and the PDF test will fail. Install them: apt-get install chromium poppler-utils"
 
 # ruff, and the house plan (.importlinter, docs/design.md) as a contract.
 lint: $(STAMP)

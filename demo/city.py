@@ -32,6 +32,49 @@ STREET_NAME = "三單街道"
 CENTER = (31.2300, 121.4700)
 GRID_DEG = 0.006  # about 650 m north-south
 COMMUNITIES = ["東苑社區", "西苑社區", "南苑社區", "北苑社區"]
+# Every place name in each script and in English (`core.names.local_name`):
+# name as seeded (Traditional) → (Simplified, Traditional, English).
+PLACE_NAMES = {
+    STREET_NAME: ("三单街道", "三單街道", "Sandan Street"),
+    "東苑社區": ("东苑社区", "東苑社區", "East Garden Community"),
+    "西苑社區": ("西苑社区", "西苑社區", "West Garden Community"),
+    "南苑社區": ("南苑社区", "南苑社區", "South Garden Community"),
+    "北苑社區": ("北苑社区", "北苑社區", "North Garden Community"),
+    "醫護志願者支部": ("医护志愿者支部", "醫護志願者支部", "Medical Volunteers Branch"),
+}
+
+
+def place_names(name: str) -> dict[str, str]:
+    """The translated name fields of a demo place, from its seeded (Traditional) name: the
+    street, a community, a grid ("東苑第1網格") or a grid's branch ("東苑第1網格黨支部")."""
+    if name in PLACE_NAMES:
+        hans, hant, en = PLACE_NAMES[name]
+        return {"name_zh_hans": hans, "name_zh_hant": hant, "name_en": en}
+    branch = name.endswith("黨支部")
+    grid = name.removesuffix("黨支部")
+    for community, (c_hans, _c_hant, c_en) in PLACE_NAMES.items():
+        prefix = community[:2]
+        if community.endswith("社區") and grid.startswith(prefix + "第") and grid.endswith("網格"):
+            number = grid[len(prefix) + 1 : -2]
+            hans = f"{c_hans[:2]}第{number}网格" + ("党支部" if branch else "")
+            en = c_en.replace(" Community", f" Grid {number}") + (" Party Branch" if branch else "")
+            return {"name_zh_hans": hans, "name_zh_hant": name, "name_en": en}
+    return {}
+
+
+def demo_names_fill() -> int:
+    """Give the demo city's places their names in each script (a city loaded before they
+    existed gets them on the next `load_demo`). Returns how many rows changed."""
+    changed = 0
+    for model in (Area, Branch):
+        for row in model.objects.filter(name_zh_hans=""):
+            names = place_names(row.name)
+            if names:
+                model.objects.filter(pk=row.pk).update(**names)
+                changed += 1
+    return changed
+
+
 SURNAMES = "王李張劉陳楊黃趙吳周徐孫馬朱胡郭何林高羅"
 GIVEN = "偉芳娜敏靜麗強磊軍洋勇艷傑娟濤明超秀霞平剛桂英華"
 STREETS = ["幸福路", "和平街", "建設路", "人民路", "團結巷", "光明街", "友誼路", "長青里"]
@@ -71,6 +114,7 @@ def _jitter(rng: random.Random, lat: float, lng: float, spread: float) -> tuple[
 
 def load_demo(*, orders: int = 520, volunteers: int = 320, residents: int = 60, seed: int = 7) -> DemoSummary:
     if Area.objects.filter(level=Area.Level.STREET, name=STREET_NAME).exists():
+        demo_names_fill()
         return _summary(created=False)
     rng = random.Random(seed)
     with transaction.atomic():
@@ -98,13 +142,24 @@ def _build_city(rng: random.Random, *, volunteers: int, residents: int) -> None:
     def user(username: str, **extra: Any) -> User:
         return User.objects.create(username=username, password=password, display_name=extra.pop("name", ""), **extra)
 
-    street = Area.objects.create(name=STREET_NAME, level=Area.Level.STREET, center_lat=CENTER[0], center_lng=CENTER[1])
+    street = Area.objects.create(
+        name=STREET_NAME,
+        level=Area.Level.STREET,
+        center_lat=CENTER[0],
+        center_lng=CENTER[1],
+        **place_names(STREET_NAME),
+    )
     grids: list[Area] = []
     for c, community_name in enumerate(COMMUNITIES):
         c_lat = CENTER[0] + (GRID_DEG if c in (0, 1) else -GRID_DEG)
         c_lng = CENTER[1] + (GRID_DEG if c in (0, 2) else -GRID_DEG)
         community = Area.objects.create(
-            name=community_name, level=Area.Level.COMMUNITY, parent=street, center_lat=c_lat, center_lng=c_lng
+            name=community_name,
+            level=Area.Level.COMMUNITY,
+            parent=street,
+            center_lat=c_lat,
+            center_lng=c_lng,
+            **place_names(community_name),
         )
         for g in range(4):
             lat = c_lat + (GRID_DEG / 2 if g < 2 else -GRID_DEG / 2)
@@ -113,6 +168,7 @@ def _build_city(rng: random.Random, *, volunteers: int, residents: int) -> None:
             grids.append(
                 Area.objects.create(
                     name=f"{community_name[:2]}第{g + 1}網格",
+                    **place_names(f"{community_name[:2]}第{g + 1}網格"),
                     level=Area.Level.GRID,
                     parent=community,
                     center_lat=round(lat, 6),
@@ -120,8 +176,13 @@ def _build_city(rng: random.Random, *, volunteers: int, residents: int) -> None:
                     polygon=[[lat - h, lng - h], [lat - h, lng + h], [lat + h, lng + h], [lat + h, lng - h]],
                 )
             )
-    branches = [Branch.objects.create(name=f"{grid.name}黨支部", area=grid) for grid in grids]
-    medical = Branch.objects.create(name="醫護志願者支部", area=street, kind=Branch.Kind.FUNCTIONAL)
+    branches = [
+        Branch.objects.create(name=f"{grid.name}黨支部", area=grid, **place_names(f"{grid.name}黨支部"))
+        for grid in grids
+    ]
+    medical = Branch.objects.create(
+        name="醫護志願者支部", area=street, kind=Branch.Kind.FUNCTIONAL, **place_names("醫護志願者支部")
+    )
     medical.categories.set(Category.objects.filter(code__in=["medical", "elderly"]))
     for i, branch in enumerate(branches):
         branch.secretaries.add(user(f"secretary-{i + 1:02d}", name=_name(rng) + "書記"))

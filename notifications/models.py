@@ -104,6 +104,9 @@ class NotificationPreference(models.Model):
     push = models.BooleanField(_("push to my phone"), default=True)
     email = models.BooleanField(_("email"), default=True)
     sms = models.BooleanField(_("text messages"), default=False)
+    # While the volunteer page is open: a short sound and a vibration when an offer arrives.
+    sound = models.BooleanField(_("sound in the open app"), default=True)
+    vibrate = models.BooleanField(_("vibration"), default=True)
     # Local time (TIME_ZONE); may wrap midnight (22:00–07:00). Both set or both empty.
     quiet_start = models.TimeField(_("quiet from"), null=True, blank=True)
     quiet_end = models.TimeField(_("quiet until"), null=True, blank=True)

@@ -117,11 +117,15 @@ class OrderListCreate(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             raise InvalidInput(fields={"Idempotency-Key": [_("Use a key of 1 to 128 visible ASCII characters.")]})
+        # Files sent with the request (multipart) are attached in its transaction.
+        files = {kind: data.pop(kind, None) for kind in ("photo", "voice")}
+        attachments = [(kind, upload) for kind, upload in files.items() if upload is not None]
         order, created = services.order_submit_by(
             user=request.user,
             data=services.OrderInput(**data),
             resident_id=resident_id,
             idempotency_key=key,
+            attachments=attachments,
         )
         order, roles = order_get_for(request.user, order.pk)
         return Response(

@@ -20,6 +20,8 @@ class Category(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
     name_en = models.CharField(_("English name"), max_length=80, blank=True)
+    name_zh_hans = models.CharField(_("Simplified Chinese name"), max_length=80, blank=True)
+    name_zh_hant = models.CharField(_("Traditional Chinese name"), max_length=80, blank=True)
     description = models.TextField(_("description"), blank=True)
     group = models.CharField(_("group"), max_length=40, blank=True)
     skills = models.ManyToManyField(

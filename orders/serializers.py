@@ -43,7 +43,10 @@ class CoordinateField(serializers.FloatField):
 
 class OrderCreateSerializer(serializers.Serializer):
     category = serializers.SlugField(max_length=40)
-    description = serializers.CharField(max_length=MAX_DESCRIPTION, trim_whitespace=True)
+    # May be empty when a voice note or a photo says it instead (orders.services.order_content_check).
+    description = serializers.CharField(
+        max_length=MAX_DESCRIPTION, trim_whitespace=True, required=False, allow_blank=True, default=""
+    )
     lat = CoordinateField(min_value=-90, max_value=90, required=False)
     lng = CoordinateField(min_value=-180, max_value=180, required=False)
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -53,6 +56,9 @@ class OrderCreateSerializer(serializers.Serializer):
     window_end = serializers.DateTimeField(required=False, allow_null=True)
     # Staff entering a walk-in or phone-in request name the resident it is for.
     resident = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX)
+    # Sent as multipart/form-data with the request itself; checked by content when attached.
+    photo = serializers.FileField(required=False, allow_empty_file=False)
+    voice = serializers.FileField(required=False, allow_empty_file=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("lat" in attrs) != ("lng" in attrs):

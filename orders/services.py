@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -225,18 +226,25 @@ class OrderInput:
 
 
 def order_submit_by(
-    *, user, data: OrderInput, resident_id: int | None = None, idempotency_key: str | None = None
+    *,
+    user,
+    data: OrderInput,
+    resident_id: int | None = None,
+    idempotency_key: str | None = None,
+    attachments: Sequence[tuple[str, UploadedFile]] = (),
 ) -> tuple[Order, bool]:
     """A request typed by `user`: their own, or, for a desk entering a walk-in or phone-in,
     the resident `resident_id`'s. Permission comes first, so that someone who may not enter
     requests for others learns nothing about who exists."""
     if resident_id is None or resident_id == user.pk:
-        return order_submit(resident=user, data=data, idempotency_key=idempotency_key)
+        return order_submit(resident=user, data=data, idempotency_key=idempotency_key, attachments=attachments)
     _check_on_behalf(user)
     resident = get_user_model().objects.filter(pk=resident_id, is_active=True).first()
     if resident is None:
         raise InvalidInput(fields={"resident": [_("Unknown resident.")]})
-    return order_submit(resident=resident, data=data, submitted_by=user, idempotency_key=idempotency_key)
+    return order_submit(
+        resident=resident, data=data, submitted_by=user, idempotency_key=idempotency_key, attachments=attachments
+    )
 
 
 def _check_on_behalf(submitted_by, branch: Branch | None = None) -> None:
@@ -250,18 +258,34 @@ def _check_on_behalf(submitted_by, branch: Branch | None = None) -> None:
         raise InvalidInput(fields={"resident": [_("This request belongs to a branch you do not serve.")]})
 
 
+def order_content_check(*, description: str, attachment_kinds: Collection[str] = ()) -> None:
+    """An order says what is needed: in words, or with a voice note or a photo instead (a
+    resident who cannot type records it). The one rule for the API, the pages and Open311."""
+    if not (description or "").strip() and not attachment_kinds:
+        raise InvalidInput(fields={"description": [_("Describe what you need, or add a voice message or a photo.")]})
+
+
 def order_submit(
-    *, resident, data: OrderInput, submitted_by=None, idempotency_key: str | None = None, source: str | None = None
+    *,
+    resident,
+    data: OrderInput,
+    submitted_by=None,
+    idempotency_key: str | None = None,
+    source: str | None = None,
+    attachments: Sequence[tuple[str, UploadedFile]] = (),
 ) -> tuple[Order, bool]:
     """居民點單: create a submitted order routed to the branch of the resident's grid.
 
     `source` names where the request came from when not from Sandan's own apps (e.g. an
-    Open311 client); it is written on the submit event of the timeline.
+    Open311 client); it is written on the submit event of the timeline. `attachments`
+    ((kind, file) pairs: "photo", "voice") are attached in the same transaction: the order
+    and its recording land together or not at all, and a voice note may stand for the text.
 
     Returns (order, created). With an Idempotency-Key a retry returns the first order and
     never creates a second: the key's unique constraint decides between concurrent retries.
     A resident's own posts are held to ORDER_SUBMIT_RATE (`orders.limits`, 429 beyond it).
     """
+    order_content_check(description=data.description, attachment_kinds=[kind for kind, _file in attachments])
     # The key belongs to whoever sent the request: a desk entering requests for several
     # residents keys them in its own space, so which resident is part of what must match.
     caller = submitted_by or resident
@@ -279,6 +303,8 @@ def order_submit(
                 if hit is not None:
                     return hit, False
             order = _create_order(resident=resident, data=data, submitted_by=submitted_by, source=source)
+            for kind, upload in attachments:
+                _attach_on_submit(order, resident, kind, upload)
             if idempotency_key:
                 IdempotencyKey.objects.create(user=caller, key=idempotency_key, request_hash=fingerprint, order=order)
     except IntegrityError:
@@ -288,6 +314,17 @@ def order_submit(
                 return hit, False
         raise
     return order, True
+
+
+def _attach_on_submit(order: Order, resident, kind: str, upload: UploadedFile) -> None:
+    # Attached as the requester (the only person an order may be submitted with files for);
+    # a file that is not what it claims is that file's error, by its own name.
+    from orders.attachments import order_attach
+
+    try:
+        order_attach(order_id=order.pk, user=resident, kind=kind, upload=upload)
+    except InvalidInput as error:
+        raise InvalidInput(fields={kind: [m for ms in (error.fields or {}).values() for m in ms]}) from None
 
 
 def _idempotent_hit(user, key: str, fingerprint: str) -> Order | None:

@@ -34,3 +34,5 @@ if settings.BENCH_PROBE:
     from project.benchprobe import counters
 
     urlpatterns.insert(0, path("_bench/counters", counters))
+
+handler404 = "web.errors.page_not_found"

@@ -26,7 +26,9 @@ def bar_chart(
     n = max(len(labels), 1)
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    top = max([max(values, default=0) for values in bars.values()] + [1])
+    # Whole-number ticks at 0, half and top: the axis of counts never reads "1 / 0 / 0".
+    top = max([max(values, default=0) for values in bars.values()] + [2])
+    top += top % 2
     group_w = plot_w / n
     bar_w = max(group_w * 0.8 / max(len(bars), 1), 1)
     parts = [
@@ -39,7 +41,7 @@ def bar_chart(
     for tick in (0, 0.5, 1):
         y = PAD_TOP + plot_h * (1 - tick)
         parts.append(
-            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{round(top * tick)}</text>'
+            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{int(top * tick)}</text>'
         )
         if line is not None:
             parts.append(

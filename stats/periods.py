@@ -39,3 +39,14 @@ def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date, date]:
     if (end - start).days > MAX_DAYS:
         raise InvalidInput(fields={"from": [_("Ask for at most three years at once.")]})
     return start, end
+
+
+def buckets(start: date, end: date, by: str) -> list[date]:
+    """Every day (or first of a month) from `start` to `end`: a time axis has no gaps."""
+    if by == "day":
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    out, month = [], start.replace(day=1)
+    while month <= end:
+        out.append(month)
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return out

@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDay, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.names import local_name
 from orders.errors import InvalidInput, NotPermitted, OrderError
 from orders.models import Category, Order, Rating
 from orders.states import Status
@@ -77,7 +78,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
             raise ScopeNotFound()
         if branch.pk not in desk_branch_ids(user):
             raise NotPermitted(_("You may not read this branch's figures."))
-        scope = Scope(kind, key, branch.name, branch_ids=(branch.pk,))
+        scope = Scope(kind, key, local_name(branch), branch_ids=(branch.pk,))
     elif kind == "area":
         area = Area.objects.filter(pk=int(key)).first()
         if area is None:
@@ -86,7 +87,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
             raise NotPermitted(_("You may not read this area's figures."))
         below = descendant_ids([area.pk])
         ids = tuple(sorted(Branch.objects.filter(area_id__in=below).values_list("id", flat=True)))
-        scope = Scope(kind, key, area.name, branch_ids=ids)
+        scope = Scope(kind, key, local_name(area), branch_ids=ids)
     elif kind == "volunteer":
         volunteer = Volunteer.objects.select_related("user").filter(pk=int(key)).first()
         if volunteer is None:
@@ -103,7 +104,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
         desks = desk_branch_ids(user)
         if not desks:
             raise NotPermitted(_("Only branch and community staff read figures by category."))
-        scope = Scope(kind, key, cat.name, branch_ids=tuple(sorted(desks)), category_id=cat.pk)
+        scope = Scope(kind, key, local_name(cat), branch_ids=tuple(sorted(desks)), category_id=cat.pk)
     if category_id is not None:
         scope = replace(scope, category_id=category_id)
     return scope
@@ -114,11 +115,11 @@ def scopes_available(user) -> list[Scope]:
     found: list[Scope] = []
     seats = Area.objects.filter(staff=user).order_by("level", "name")
     for area in seats:
-        found.append(Scope("area", str(area.pk), area.name))
+        found.append(Scope("area", str(area.pk), local_name(area)))
     for area in Area.objects.filter(pk__in=staff_area_ids(user.pk)).exclude(staff=user).order_by("level", "name"):
-        found.append(Scope("area", str(area.pk), area.name))
+        found.append(Scope("area", str(area.pk), local_name(area)))
     for branch in Branch.objects.filter(pk__in=desk_branch_ids(user)).order_by("name"):
-        found.append(Scope("branch", str(branch.pk), branch.name))
+        found.append(Scope("branch", str(branch.pk), local_name(branch)))
     volunteer = Volunteer.objects.filter(user=user).first()
     if volunteer is not None:
         found.append(Scope("volunteer", str(volunteer.pk), _("My own figures")))
@@ -162,6 +163,16 @@ def series(cohort: Cohort, *, by: str = "month") -> list[dict[str, Any]]:
         bucket = r["bucket"].date() if hasattr(r["bucket"], "date") else r["bucket"]
         out.append({**r, "bucket": bucket, "ratings": total, "satisfied": satisfied})
     return out
+
+
+def series_even(cohort: Cohort, *, start: date, end: date, by: str) -> list[dict[str, Any]]:
+    """`series` with a row for every day (or month) of the period, zeros where nothing came
+    in: charts over time need an even axis, and an empty day is a fact too."""
+    from stats.periods import buckets
+
+    found = {row["bucket"]: row for row in series(cohort, by=by)}
+    empty = {"received": 0, "accepted": 0, "closed": 0, "ratings": 0, "satisfied": 0}
+    return [found.get(day, {**empty, "bucket": day}) for day in buckets(start, end, by)]
 
 
 def rating_totals(rows: list[dict[str, Any]]) -> tuple[int, int]:

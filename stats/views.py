@@ -18,12 +18,20 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.typing import AuthedHttpRequest
 from orders.errors import InvalidInput, OrderError
+from orders.models import Category
 from stats.charts import bar_chart
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
 from stats.periods import parse_period
 from stats.reports import figure_rows, monthly_review, render_pdf
-from stats.selectors import branch_in_scope_of, rating_totals, scope_for, scopes_available, series
+from stats.selectors import (
+    branch_in_scope_of,
+    rating_totals,
+    scope_for,
+    scopes_available,
+    series,
+    series_even,
+)
 from stats.services import review_record, review_sample_draw
 from volunteers.models import Area, Branch
 from volunteers.selectors import staff_area_ids
@@ -36,7 +44,9 @@ def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             return view(request, *args, **kwargs)
         except OrderError as exc:
             problems = [m for ms in (exc.fields or {}).values() for m in ms] or [exc.message]
-            return render(request, "stats/error.html", {"problems": problems}, status=exc.status_code)
+            response = render(request, "stats/error.html", {"problems": problems}, status=exc.status_code)
+            response.sandan_page = True  # type: ignore[attr-defined]  # its own message, not the generic 404
+            return response
 
     return wrapped
 
@@ -57,7 +67,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     scope = scope_for(request.user, raw_scope, category=category)
     cohort = scope.cohort(start, end)
     by = "day" if (end - start).days <= 62 else "month"
-    rows = series(cohort, by=by)
+    rows = series_even(cohort, start=start, end=end, by=by)
     figs = figures(cohort, rating_counts=rating_totals(rows))
     labels = [f"{r['bucket']:%m-%d}" if by == "day" else f"{r['bucket']:%Y-%m}" for r in rows]
     chart = bar_chart(
@@ -84,6 +94,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
             "start": start,
             "end": end,
             "category": category or "",
+            "categories": Category.objects.filter(active=True).order_by("sort", "code"),
             "rows": figure_rows(figs),
             "chart": chart,
             "satisfaction_chart": satisfaction,
@@ -174,7 +185,14 @@ def _month(raw: str) -> tuple[int, int]:
 def monthly(request: AuthedHttpRequest, branch_id: int, month: str) -> HttpResponse:
     branch = branch_in_scope_of(request.user, branch_id)
     review = monthly_review(branch, *_month(month))
-    return render(request, "stats/monthly.html", {"review": review, "rows": figure_rows(review.figures)})
+    chart = bar_chart(
+        [f"{r['bucket']:%d}" for r in review.days],
+        {_("received"): [r["received"] for r in review.days], _("closed"): [r["closed"] for r in review.days]},
+        title=_("Orders by day of submission"),
+    )
+    return render(
+        request, "stats/monthly.html", {"review": review, "rows": figure_rows(review.figures), "chart": chart}
+    )
 
 
 @login_required

@@ -1,4 +1,5 @@
-"""Time-bank pages: my balance and history, items to redeem, the leaderboard."""
+"""Time-bank pages: my balance and history, items to redeem, the leaderboard. (The desk's view
+of its volunteers' balances and its corrections is a page of the desk: web/timebank_desk.py.)"""
 
 from __future__ import annotations
 

@@ -18,6 +18,10 @@ class Area(models.Model):
         GRID = "grid", _("grid")
 
     name = models.CharField(_("name"), max_length=120)
+    # The name in each script and in English, where it has been given (else `name` is shown).
+    name_zh_hans = models.CharField(_("Simplified Chinese name"), max_length=120, blank=True)
+    name_zh_hant = models.CharField(_("Traditional Chinese name"), max_length=120, blank=True)
+    name_en = models.CharField(_("English name"), max_length=120, blank=True)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices)
     parent = models.ForeignKey(
         "self",
@@ -53,6 +57,8 @@ class Skill(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
     name_en = models.CharField(_("English name"), max_length=80, blank=True)
+    name_zh_hans = models.CharField(_("Simplified Chinese name"), max_length=80, blank=True)
+    name_zh_hant = models.CharField(_("Traditional Chinese name"), max_length=80, blank=True)
 
     class Meta:
         verbose_name = _("skill")
@@ -72,6 +78,10 @@ class Branch(models.Model):
         FUNCTIONAL = "functional", _("functional")
 
     name = models.CharField(_("name"), max_length=120)
+    # The name in each script and in English, where it has been given (else `name` is shown).
+    name_zh_hans = models.CharField(_("Simplified Chinese name"), max_length=120, blank=True)
+    name_zh_hant = models.CharField(_("Traditional Chinese name"), max_length=120, blank=True)
+    name_en = models.CharField(_("English name"), max_length=120, blank=True)
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="branches", verbose_name=_("area"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.TERRITORIAL)
     secretaries = models.ManyToManyField(

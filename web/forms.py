@@ -6,28 +6,33 @@ import uuid
 from typing import Any, cast
 
 from django import forms
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core.names import local_name
 from orders.models import Category, Order
+from orders.serializers import MAX_DESCRIPTION
 from volunteers.models import Area
+from web.labels import URGENCY_LABELS
 
 PHONE_PATTERN = r"^\+?[0-9 ()-]{5,20}$"
 
 
 def category_label(category: Category) -> str:
-    english = (get_language() or "").startswith("en")
-    return (category.name_en or category.name) if english else category.name
+    return local_name(category)
 
 
 class OrderForm(forms.Form):
     category = forms.ChoiceField(label=_("What do you need help with?"), widget=forms.RadioSelect)
+    # Not required here: a voice note or a photo may say it instead (order_content_check).
     description = forms.CharField(
         label=_("Describe what you need"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=MAX_DESCRIPTION,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_DESCRIPTION}),
     )
-    urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=Order.Urgency.choices, initial="normal")
+    urgency = forms.ChoiceField(
+        label=_("How urgent is it?"), choices=list(URGENCY_LABELS.items()), initial=Order.Urgency.NORMAL
+    )
     address = forms.CharField(label=_("Address"), max_length=255, required=False)
     grid = forms.ModelChoiceField(
         label=_("Neighbourhood"),
@@ -52,6 +57,7 @@ class OrderForm(forms.Form):
         category.choices = [(c.code, category_label(c)) for c in categories]
         grid = cast(forms.ModelChoiceField, self.fields["grid"])
         grid.queryset = Area.objects.filter(level=Area.Level.GRID).order_by("name")
+        grid.label_from_instance = local_name  # type: ignore[method-assign]
         self.has_home = has_home
         if not self.is_bound:
             self.initial["key"] = uuid.uuid4().hex

@@ -53,10 +53,19 @@ ACTION_DONE = {
 }
 
 URGENCY_LABELS = {
-    "low": gettext_lazy("low"),
-    "normal": gettext_lazy("normal"),
-    "high": gettext_lazy("high"),
-    "urgent": gettext_lazy("urgent"),
+    "low": pgettext_lazy("urgency", "Low"),
+    "normal": pgettext_lazy("urgency", "Normal"),
+    "high": pgettext_lazy("urgency", "High"),
+    "urgent": pgettext_lazy("urgency", "Urgent"),
+}
+
+# An offer's state as the desk reads it (orders.models.Offer.Status).
+OFFER_STATE_LABELS = {
+    "open": gettext_lazy("waiting for an answer"),
+    "claimed": gettext_lazy("took it"),
+    "declined": gettext_lazy("declined"),
+    "withdrawn": gettext_lazy("withdrawn"),
+    "expired": gettext_lazy("lapsed: no answer in time"),
 }
 
 MODE_LABELS = {

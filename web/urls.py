@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import views
+from web import timebank_desk, views
 
 app_name = "web"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("volunteer/duty", views.volunteer_duty, name="volunteer-duty"),
     path("volunteer/hours", views.volunteer_hours, name="volunteer-hours"),
     path("desk/", views.desk, name="desk"),
+    # Beside the time bank's own pages (timebank/urls.py), which do not claim this path.
+    path("timebank/manage/", timebank_desk.manage, name="timebank-desk"),
     path("sw.js", views.service_worker, name="sw"),
     path("manifest.webmanifest", views.manifest, name="manifest"),
     path("offline", views.offline, name="offline"),

@@ -23,6 +23,7 @@ from rest_framework.exceptions import ValidationError
 
 from core.geo import shown_distance_m
 from matching.services import rank_for_order
+from notifications.delivery.preferences import prefs_for
 from orders import actions, services
 from orders.attachments import order_attach
 from orders.errors import OrderError, OrderNotFound, RateLimited
@@ -33,9 +34,13 @@ from orders.states import ACTIONS, Role, allowed_from, may
 from volunteers.api import me_payload
 from volunteers.models import Volunteer
 from volunteers.services import volunteer_update
+from web import desk as desk_lists
 from web import selectors
 from web.forms import DutyForm, OrderForm, action_data
+from web.hours import hours_with_credits
 from web.labels import error_message
+from web.offers import offer_summary
+from web.reasons import plain_reasons
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "web"
 
@@ -112,21 +117,20 @@ def order_new(request: HttpRequest) -> HttpResponse:
             contact_phone=data.get("contact_phone") or None,
             urgency=data["urgency"],
         )
-        attaching = None
+        attachments = [(kind, data[kind]) for kind in ("photo", "voice") if data.get(kind)]
         try:
             # The order and its photo / voice note land together or not at all. The form's key
-            # makes a resend (a phone that lost the answer) return the first order, not a second.
-            with transaction.atomic():
-                order, created = services.order_submit(
-                    resident=request.user, data=order_input, idempotency_key=data.get("key") or None
-                )
-                for kind in ("photo", "voice"):
-                    if created and data.get(kind):
-                        attaching = kind
-                        order_attach(order_id=order.pk, user=request.user, kind=kind, upload=data[kind])
+            # makes a resend (a phone that lost the answer, a request sent again once back
+            # online) return the first order, not a second.
+            order, _created = services.order_submit(
+                resident=request.user,
+                data=order_input,
+                idempotency_key=data.get("key") or None,
+                attachments=attachments,
+            )
         except OrderError as error:
             for field, errors in (error.fields or {}).items():
-                target = {"lat": "grid", "file": attaching}.get(field, field)
+                target = {"lat": "grid"}.get(field, field)
                 for message in errors:
                     form.add_error(target if target in form.fields else None, message)
             if not error.fields:
@@ -135,6 +139,9 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 retry_after = error.retry_after  # the form comes back as typed, with when to retry
         else:
             messages.success(request, _("Your request has been sent to the branch."))
+            if request.headers.get("X-Requested-With") == "fetch":
+                # The form's script opens the order itself (and the message waits for that page).
+                return JsonResponse({"ok": True, "url": reverse("web:order", args=[order.pk])})
             return redirect("web:order", order_id=order.pk)
     response = _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
     if retry_after is not None:
@@ -170,6 +177,8 @@ def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict
     }
     if context["personal"]:
         context["attachments"] = list(order.attachments.all())
+    if desk:
+        context["offers"] = offer_summary(order)
     if desk and "transfer" in available:
         context["transfer_targets"] = selectors.transfer_targets(request.user, order)
     if desk and "dispatch" in available:
@@ -194,7 +203,7 @@ def _candidates(order: Order) -> list[dict[str, Any]]:
                 "name": str(volunteer.user),
                 "score": r.score,
                 "distance_m": shown_distance_m(r.distance_m),
-                "reasons": sorted(r.reasons.items(), key=lambda item: -item[1]),
+                "reasons": plain_reasons(r.reasons, r.details),
                 "scope": getattr(r, "scope", ""),
             }
         )
@@ -292,7 +301,8 @@ def volunteer_home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/partials/offers.html", {"offers": offers})
     if fragment == "tasks":
         return render(request, "web/partials/tasks.html", {"tasks": tasks})
-    return _page(request, "web/volunteer.html", {"volunteer": volunteer, "offers": offers, "tasks": tasks})
+    context = {"volunteer": volunteer, "offers": offers, "tasks": tasks, "alerts": prefs_for(volunteer.user_id)}
+    return _page(request, "web/volunteer.html", context)
 
 
 @login_required
@@ -316,6 +326,7 @@ def volunteer_duty(request: HttpRequest) -> HttpResponse:
 def volunteer_hours(request: HttpRequest) -> HttpResponse:
     _volunteer_or_404(request)
     context = selectors.volunteer_hours(request.user)
+    context["rows"] = hours_with_credits(request.user, context["orders"])
     context["timebank"] = selectors.api_route_exists("/api/v1/me/timebank")
     return _page(request, "web/hours.html", context)
 
@@ -339,11 +350,11 @@ def desk(request: HttpRequest) -> HttpResponse:
     fragment = request.GET.get("fragment")
     if fragment == "queue":
         return render(
-            request, "web/partials/queue.html", {"queue": selectors.desk_queue(request.user, branch_id=branch_id)}
+            request, "web/partials/queue.html", {"queue": desk_lists.desk_queue(request.user, branch_id=branch_id)}
         )
     if fragment == "board":
         return render(
-            request, "web/partials/board.html", {"board": selectors.desk_board(request.user, branch_id=branch_id)}
+            request, "web/partials/board.html", {"board": desk_lists.desk_board(request.user, branch_id=branch_id)}
         )
     if fragment == "escalations":
         return render(
@@ -354,8 +365,8 @@ def desk(request: HttpRequest) -> HttpResponse:
     context = {
         "branches": branches,
         "branch_id": branch_id,
-        "queue": selectors.desk_queue(request.user, branch_id=branch_id),
-        "board": selectors.desk_board(request.user, branch_id=branch_id),
+        "queue": desk_lists.desk_queue(request.user, branch_id=branch_id),
+        "board": desk_lists.desk_board(request.user, branch_id=branch_id),
         "is_staff": is_staff,
         "batch_api": selectors.api_route_exists("/api/v1/orders/batch/propose"),
     }
@@ -372,6 +383,8 @@ SHELL_ASSETS = [
     "web/app.js",
     "web/live.js",
     "web/volunteer.js",
+    "web/alerts.js",
+    "web/outbox.js",
     "web/icons/icon-192.png",
 ]
 
@@ -390,17 +403,19 @@ def service_worker(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def manifest(request: HttpRequest) -> JsonResponse:
-    """The web app manifest: the volunteer app installs to the home screen."""
+    """The web app manifest. One app for every role: it starts at `/`, which sends each person
+    to their own page (desk, volunteer, my requests), so installing never leads to a 404."""
     icons = [
         {"src": static("web/icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
         {"src": static("web/icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
         {"src": static("web/icons/maskable-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
     ]
     data = {
-        "name": _("Sandan volunteer"),
+        "id": "/",
+        "name": _("Sandan"),
         "short_name": _("Sandan"),
         "description": _("Neighbours helping neighbours"),
-        "start_url": reverse("web:volunteer"),
+        "start_url": reverse("web:home"),
         "scope": "/",
         "display": "standalone",
         "orientation": "portrait",

@@ -50,6 +50,8 @@ class PreferenceSerializer(StrictSerializer):
     push = serializers.BooleanField(required=False)
     email = serializers.BooleanField(required=False)
     sms = serializers.BooleanField(required=False)
+    sound = serializers.BooleanField(required=False)
+    vibrate = serializers.BooleanField(required=False)
     quiet_start = serializers.TimeField(required=False, allow_null=True, format="%H:%M", input_formats=_TIME_INPUTS)
     quiet_end = serializers.TimeField(required=False, allow_null=True, format="%H:%M", input_formats=_TIME_INPUTS)
 
@@ -59,6 +61,8 @@ def _prefs_body(prefs: Prefs) -> dict[str, Any]:
         "push": prefs.push,
         "email": prefs.email,
         "sms": prefs.sms,
+        "sound": prefs.sound,
+        "vibrate": prefs.vibrate,
         "quiet_start": prefs.quiet_start.strftime("%H:%M") if prefs.quiet_start else None,
         "quiet_end": prefs.quiet_end.strftime("%H:%M") if prefs.quiet_end else None,
         "quiet_now": prefs.is_quiet(timezone.now()),
@@ -71,6 +75,8 @@ _PREFS_SCHEMA = inline_serializer(
         "push": serializers.BooleanField(),
         "email": serializers.BooleanField(),
         "sms": serializers.BooleanField(),
+        "sound": serializers.BooleanField(),
+        "vibrate": serializers.BooleanField(),
         "quiet_start": serializers.CharField(allow_null=True),
         "quiet_end": serializers.CharField(allow_null=True),
         "quiet_now": serializers.BooleanField(),

@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from notifications.delivery.email import email_send
-from notifications.delivery.preferences import Prefs, prefs_for_many
+from notifications.delivery.preferences import Prefs, prefs_for, prefs_for_many
 from notifications.delivery.sms import sms_send
 from notifications.delivery.webpush import push_send, vapid_configured
 from notifications.models import Delivery, Notification, PushSubscription
@@ -145,8 +145,25 @@ def _lease(*, now: datetime, limit: int) -> list[int]:
     return ids
 
 
-def _push_payload(n: Notification) -> dict[str, Any]:
-    return {"title": n.title, "body": n.body, "kind": n.kind, "order": n.order_id, "notification": n.pk}
+def _push_payload(n: Notification, prefs: Prefs) -> dict[str, Any]:
+    """What the service worker shows (web/static/web/sw.js): the page to open on a tap, and
+    whether the phone may vibrate (the person's switch)."""
+    if n.kind == "offer.new":
+        url = "/volunteer/"
+    elif n.order_id:
+        url = f"/orders/{n.order_id}/"
+    else:
+        url = "/"
+    return {
+        "title": n.title,
+        "body": n.body,
+        "kind": n.kind,
+        "order": n.order_id,
+        "notification": n.pk,
+        "url": url,
+        "vibrate": prefs.vibrate,
+        "sound": prefs.sound,
+    }
 
 
 def _send_one(delivery: Delivery) -> tuple[str, str]:
@@ -161,7 +178,8 @@ def _send_one(delivery: Delivery) -> tuple[str, str]:
         if not subs:
             return Delivery.Status.SKIPPED, "no_subscription"
         ttl = 600 if n.kind in SHORT_LIVED_KINDS else 24 * 3600
-        result = push_send(subscriptions=subs, payload=_push_payload(n), ttl=ttl)
+        payload = _push_payload(n, prefs_for(delivery.user_id))
+        result = push_send(subscriptions=subs, payload=payload, ttl=ttl)
         if result.sent:
             return Delivery.Status.SENT, ""
         if result.failed:

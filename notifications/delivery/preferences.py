@@ -30,12 +30,14 @@ class Prefs:
     sms: bool = False
     quiet_start: time | None = None
     quiet_end: time | None = None
+    sound: bool = True
+    vibrate: bool = True
 
     @classmethod
     def of(cls, row: NotificationPreference | None) -> Prefs:
         if row is None:
             return cls()
-        return cls(row.push, row.email, row.sms, row.quiet_start, row.quiet_end)
+        return cls(row.push, row.email, row.sms, row.quiet_start, row.quiet_end, row.sound, row.vibrate)
 
     def is_quiet(self, at: datetime) -> bool:
         """Whether `at` (aware) falls in the quiet hours, read in local time; wraps midnight."""
@@ -80,7 +82,7 @@ def preference_update(*, user, data: dict[str, Any]) -> NotificationPreference:
     two PATCHes at once apply one after the other."""
     NotificationPreference.objects.get_or_create(user=user)
     row = NotificationPreference.objects.select_for_update().get(user=user)
-    for key in ("push", "email", "sms", "quiet_start", "quiet_end"):
+    for key in ("push", "email", "sms", "quiet_start", "quiet_end", "sound", "vibrate"):
         if key in data:
             setattr(row, key, data[key])
     errors: dict[str, list[str]] = {}

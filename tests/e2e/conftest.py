@@ -9,6 +9,7 @@ what they create is committed and visible to daphne.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import os
 import socket
@@ -42,6 +43,24 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 780}  # the narrowest screen the pages are made for
 DESKTOP = {"width": 1280, "height": 900}
+
+
+def _vapid_keys() -> dict[str, str]:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    def b64url(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return {
+        "VAPID_PUBLIC_KEY": b64url(key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)),
+        "VAPID_PRIVATE_KEY": b64url(key.private_numbers().private_value.to_bytes(32, "big")),
+        "VAPID_SUBJECT": "mailto:e2e@sandan.test",
+    }
+
+
+VAPID_KEYS = _vapid_keys()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,6 +117,9 @@ def server(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
         # Redis pub/sub channels are shared by every database number: a prefix of its own keeps
         # other test runs on the same Redis from talking to these sockets.
         "CHANNEL_PREFIX": f"sandan-e2e-{os.getpid()}",
+        # Web Push keys, so that the pages subscribe as they would in production (no worker
+        # runs in this server: nothing is sent to a push service).
+        **VAPID_KEYS,
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # daphne must never run with it
     with open(log, "wb") as out:
@@ -201,19 +223,35 @@ def open_as(browser, server):
     """A browser context (one person's browser) optionally signed in as `user`."""
     contexts = []
 
-    def make(user=None, *, phone: bool = False, viewport: dict | None = None, geolocation: dict | None = None):
+    def make(
+        user=None,
+        *,
+        phone: bool = False,
+        viewport: dict | None = None,
+        geolocation: dict | None = None,
+        service_worker: bool = False,
+        permissions: list[str] | None = None,
+        init_script: str | None = None,
+        locale: str = "zh-CN",
+    ):
         options = {
             "base_url": server.url,
-            "locale": "zh-CN",
+            "locale": locale,
             "viewport": viewport or (PHONE if phone else DESKTOP),
-            "service_workers": "block",
+            "service_workers": "allow" if service_worker else "block",
         }
         if phone:
             options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
+        granted = list(permissions or [])
         if geolocation:
-            options.update(geolocation=geolocation, permissions=["geolocation"])
+            options["geolocation"] = geolocation
+            granted.append("geolocation")
+        if granted:
+            options["permissions"] = granted
         context = browser.new_context(**options)
         context.set_default_timeout(15_000)
+        if init_script:
+            context.add_init_script(init_script)
         if user is not None:
             context.add_cookies([session_cookie(user, server.url)])
         contexts.append(context)
@@ -222,3 +260,19 @@ def open_as(browser, server):
     yield make
     for context in contexts:
         context.close()
+
+
+def open_desk(open_as, user):
+    """A signed-in desk browser with its CSRF cookie, to act through the running server."""
+    page = open_as(user)
+    page.goto("/offline")
+    return page
+
+
+def post_form(page, path: str, data: dict) -> dict:
+    """POST a page's form through the browser's session (JSON answer), as its button would."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == settings.CSRF_COOKIE_NAME)
+    response = page.request.post(path, form=data, headers={"X-CSRFToken": token, "Accept": "application/json"})
+    body = response.json()
+    assert body.get("ok"), body
+    return body

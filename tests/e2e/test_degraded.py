@@ -49,15 +49,17 @@ def test_volunteer_app_installs_and_opens_offline(browser, server, categories, w
         page = context.new_page()
         page.goto("/volunteer/")
         manifest = page.locator("link[rel=manifest]").get_attribute("href")
-        assert page.request.get(server.url + manifest).json()["start_url"] == "/volunteer/"
+        assert page.request.get(server.url + manifest).json()["start_url"] == "/"  # routes by role
         # Wait until the worker controls the page and has cached the shell.
         page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
         page.reload()  # a controlled navigation puts the volunteer page itself in the cache
-        expect(page.get_by_role("switch")).to_be_visible()
+        expect(page.locator("#duty-switch")).to_be_visible()
 
         context.set_offline(True)
         page.goto("/volunteer/")
-        expect(page.get_by_role("switch")).to_be_visible()  # the cached shell, not the browser's error page
+        expect(page.locator("#duty-switch")).to_be_visible()  # the cached shell, not the browser's error page
+        page.goto("/")  # the installed app's start: the person's own page, from the cache
+        expect(page.locator("#duty-switch")).to_be_visible()
         page.goto("/volunteer/hours")
         expect(page.get_by_role("heading", name="您已离线")).to_be_visible()
     finally:

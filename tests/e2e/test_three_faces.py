@@ -42,7 +42,7 @@ def test_one_order_from_placement_to_rating(open_as, categories, world, secretar
     expect(desk.locator("#queue")).to_contain_text("没有待受理的诉求")
     mark_loaded(desk)
     phone.goto("/volunteer/")
-    expect(phone.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+    expect(phone.locator("#duty-switch")).to_have_attribute("aria-checked", "true")
     expect(phone.locator("#duty-note")).to_contain_text("正在共享您的位置")  # on duty: the phone shares where it is
     mark_loaded(phone)
 
@@ -58,7 +58,7 @@ def test_one_order_from_placement_to_rating(open_as, categories, world, secretar
 
     # …and asks for help: category, words, location from the device, a recorded voice note.
     resident.get_by_role("link", name="我要点单").click()
-    resident.get_by_label("跑腿代購").check()
+    resident.get_by_label("跑腿代购").check()  # the Simplified name, in the Simplified interface
     resident.get_by_label("请描述您的需求").fill("Please buy rice and <b>eggs</b> for me")
     resident.get_by_role("button", name="使用我当前的位置").click()
     expect(resident.locator("#locate-status")).to_contain_text("已共享位置")
@@ -99,9 +99,9 @@ def test_one_order_from_placement_to_rating(open_as, categories, world, secretar
     # Ranked candidates with reasons; dispatch directly to our volunteer.
     candidates = desk.locator("#candidates")
     expect(candidates).to_contain_text(str(volunteer))
-    expect(candidates).to_contain_text("距离近")  # each rank carries its reasons
+    expect(candidates).to_contain_text("相距")  # each rank carries its reasons, in words
     desk.screenshot(path=screenshots / "secretary-order.png", full_page=True)
-    candidates.locator("tr", has_text=str(volunteer)).get_by_role("button", name="派给此人").click()
+    candidates.locator("tr", has_text=str(volunteer)).get_by_role("button", name=f"只派给 {volunteer}").click()
     expect(desk.locator("#order-status")).to_have_text("正在派单")
     mark_loaded(desk)
 

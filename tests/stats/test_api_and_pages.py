@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -164,7 +165,10 @@ def test_dashboard_draws_svg_charts_and_escapes_names(client, secretary, world, 
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; 北支部" in html
     assert "75.0%" in html  # satisfaction
-    assert "//cdn" not in html and "<script src" not in html
+    assert "//cdn" not in html
+    assert re.findall(r'<script src="([^"]+)"', html) and all(  # the pages' own scripts, nothing from elsewhere
+        src.startswith("/static/web/") for src in re.findall(r'<script src="([^"]+)"', html)
+    )
 
 
 def test_dashboard_refuses_a_scope_out_of_reach(client, secretary, world):
@@ -198,7 +202,7 @@ def test_monthly_review_page_and_pdf(client, secretary, other_secretary, volunte
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
-    assert b"STSong-Light" in pdf.content
+    assert b"NotoSansSC" in pdf.content  # the shipped font is embedded (tests/stats/test_monthly_pdf.py renders it)
     client.force_login(other_secretary)
     assert client.get(f"/stats/monthly/{world.north_branch.pk}/2026-03/").status_code == 403
     assert client.get(f"/stats/monthly/{world.north_branch.pk}/2026-03.pdf").status_code == 403
@@ -222,3 +226,20 @@ def test_area_dashboard_links_each_branch_monthly_review(client, staff, world, c
     html = client.get("/stats/", {"scope": f"area:{world.community.pk}", **MARCH}).content.decode()
     assert f"/stats/monthly/{world.north_branch.pk}/2026-03/" in html
     assert f"/stats/monthly/{world.south_branch.pk}/2026-03/" in html
+
+
+def test_dashboard_axis_is_even_ticks_are_whole_and_categories_are_a_select(client, secretary, world, closed_orders):
+    client.force_login(secretary)
+    html = client.get("/stats/", {"scope": f"branch:{world.north_branch.pk}", **MARCH}).content.decode()
+    # Every day of March on the time axis, the 27 days without orders included.
+    orders_chart = html[html.index("<svg") : html.index("</svg>")]
+    assert len(set(re.findall(r"<title>(03-\d\d) ", orders_chart))) == 31
+    assert re.search(r"<title>03-01 [^<:]+: 0</title>", orders_chart)
+    # One rating a day at most: the count axis reads 0, 1, 2 (never "1 / 0 / 0").
+    satisfaction = html[html.index("<svg", html.index("<svg") + 1) :]
+    ticks = re.findall(r'text-anchor="end" font-size="11">(\d+)</text>', satisfaction)
+    assert ticks == ["0", "1", "2"]
+    select = html[
+        html.index('<select name="category">') : html.index("</select>", html.index('<select name="category">'))
+    ]
+    assert '<option value="errands">' in select and "跑腿代购" in select

@@ -20,6 +20,22 @@ class TestPreferences:
             "push": True,
             "email": True,
             "sms": False,
+            "sound": True,
+            "vibrate": True,
+            "quiet_start": None,
+            "quiet_end": None,
+            "quiet_now": False,
+        }
+
+    def test_sound_and_vibration_are_switched_off_and_stay_off(self, api, volunteer):
+        client = api(volunteer)
+        assert client.patch(PREFS, {"sound": False, "vibrate": False}, format="json").status_code == 200
+        assert client.get(PREFS).json() | {"quiet_now": False} == {
+            "push": True,
+            "email": True,
+            "sms": False,
+            "sound": False,
+            "vibrate": False,
             "quiet_start": None,
             "quiet_end": None,
             "quiet_now": False,

@@ -117,6 +117,19 @@ class TestWebPush:
         assert order.address not in json.dumps(pushed) and order.contact_phone not in json.dumps(pushed)
         assert Delivery.objects.get(user=volunteer, channel="push").status == "sent"
 
+    def test_the_push_says_whether_the_phone_may_vibrate_and_where_a_tap_leads(
+        self, api, submit, advance, volunteer, vapid, push_service
+    ):
+        phone = Phone()
+        client = api(volunteer)
+        client.post("/api/v1/me/push-subscriptions", phone.subscription(), format="json")
+        client.patch("/api/v1/me/notification-preferences", {"vibrate": False}, format="json")
+        advance(submit(), "dispatched")
+        deliveries_run(now=timezone.now())
+        pushed = phone.read(push_service.calls[0]["data"])
+        assert pushed["vibrate"] is False and pushed["sound"] is True
+        assert pushed["url"] == "/volunteer/"  # an offer opens the offers
+
     def test_subscription_the_push_service_says_is_gone_is_forgotten(
         self, api, submit, advance, volunteer, vapid, push_service
     ):

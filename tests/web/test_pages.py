@@ -219,7 +219,8 @@ def test_staff_sees_every_branch_below_and_can_transfer(submit, staff, world, ot
 
 def test_installable_app_has_manifest_icons_and_worker(client):
     manifest = client.get("/manifest.webmanifest").json()
-    assert manifest["start_url"] == "/volunteer/" and manifest["display"] == "standalone"
+    # One app for every role: it starts where each person's own page is (`/` routes by role).
+    assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
     assert {icon["sizes"] for icon in manifest["icons"]} == {"192x192", "512x512"}
     worker = client.get("/sw.js")
     assert worker["Service-Worker-Allowed"] == "/"

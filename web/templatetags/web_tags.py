@@ -11,9 +11,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core import names
 from orders.privacy import public_description as _public_description
 from web.forms import category_label
-from web.labels import ACTION_LABELS, MODE_LABELS, REASON_LABELS, SCOPE_LABELS, STATUS_LABELS, URGENCY_LABELS
+from web.labels import (
+    ACTION_LABELS,
+    MODE_LABELS,
+    OFFER_STATE_LABELS,
+    REASON_LABELS,
+    SCOPE_LABELS,
+    STATUS_LABELS,
+    URGENCY_LABELS,
+)
 
 register = template.Library()
 
@@ -34,6 +43,11 @@ def urgency_label(urgency: str) -> str:
 
 
 @register.filter
+def offer_state_label(state: str) -> str:
+    return str(OFFER_STATE_LABELS.get(state, state))
+
+
+@register.filter
 def mode_label(mode: str) -> str:
     return str(MODE_LABELS.get(mode, mode))
 
@@ -51,6 +65,12 @@ def scope_label(name: str) -> str:
 @register.filter
 def category_name(category) -> str:
     return category_label(category)
+
+
+@register.filter
+def local_name(obj) -> str:
+    """A category's, skill's, area's or branch's name in the reader's language."""
+    return names.local_name(obj)
 
 
 @register.filter
@@ -107,3 +127,17 @@ def hours(value) -> str:
 def public_description(order) -> str:
     """An order's description as an offer shows it: the resident's details masked."""
     return _public_description(order)
+
+
+@register.filter
+def fill_n(text: str, n: int) -> str:
+    """A sentence whose number the page's script keeps up to date ("__N__"), with its first value."""
+    return str(text).replace("__N__", str(n))
+
+
+@register.filter
+def hours_unit(value) -> str:
+    """Hours with their unit: "1.5 h" / "1.5 小时"."""
+    if value is None:
+        return ""
+    return _("%(hours)s h") % {"hours": hours(value)}

@@ -15,6 +15,17 @@
     form.setAttribute("data-sending", "");
     setTimeout(function () { form.removeAttribute("data-sending"); }, 8000);
   });
+  // "Your request has been sent" is true only until the order moves on: when its live part
+  // changes, the page's earlier success messages go.
+  document.addEventListener("sandan:refreshed", function (event) {
+    if (!event.target.hasAttribute || !event.target.hasAttribute("data-live-order")) { return; }
+    document.querySelectorAll("#flash .flash-success").forEach(function (flash) { flash.remove(); });
+  });
+  // The installable app: every signed-in page runs under the service worker (offline shell,
+  // alerts, requests kept while offline).
+  if ("serviceWorker" in navigator && document.body.hasAttribute("data-user")) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  }
 })();
 
 window.Sandan = {

@@ -55,12 +55,27 @@
     }
   });
 
+  // --- offline: a claim cannot go out, so the button says so instead of failing later ------
+  function markOffline() {
+    var offline = navigator.onLine === false;
+    document.querySelectorAll("form.js-claim button").forEach(function (button) {
+      if (offline) { button.disabled = true; button.setAttribute("data-offline", ""); }
+      else if (button.hasAttribute("data-offline")) { button.disabled = false; button.removeAttribute("data-offline"); }
+    });
+    var note = document.getElementById("offline-note");
+    if (note) { note.hidden = !offline; }
+  }
+  window.addEventListener("online", markOffline);
+  window.addEventListener("offline", markOffline);
+  document.addEventListener("sandan:refreshed", markOffline);
+  markOffline();
+
   // --- location while on duty ---------------------------------------------------------------
   var offers = document.getElementById("offers");
-  var onDuty = offers && offers.getAttribute("data-on-duty") === "1";
   var note = document.getElementById("duty-note");
   var last = null;
   var lastSent = 0;
+  var watch = null;
 
   function share(position) {
     var lat = position.coords.latitude, lng = position.coords.longitude;
@@ -77,14 +92,44 @@
     }).catch(function () {});
   }
 
-  if (onDuty && navigator.geolocation) {
-    navigator.geolocation.watchPosition(function (position) {
+  function startSharing() {
+    if (watch !== null || !navigator.geolocation) { return; }
+    watch = navigator.geolocation.watchPosition(function (position) {
       if (note) { note.textContent = Sandan.text("sharing"); }
       share(position);
     }, function () {}, { enableHighAccuracy: true, maximumAge: 30000, timeout: 20000 });
   }
 
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  function stopSharing() {
+    if (watch !== null && navigator.geolocation) { navigator.geolocation.clearWatch(watch); }
+    watch = null; last = null;
+  }
+
+  if (offers && offers.getAttribute("data-on-duty") === "1") { startSharing(); }
+
+  // --- the duty switch: in place, so that going on duty can go on to ask for alerts ---------
+  var dutyForm = document.getElementById("duty-form");
+  if (dutyForm) {
+    dutyForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var button = document.getElementById("duty-switch");
+      if (button.disabled) { return; }
+      button.disabled = true;
+      fetch(dutyForm.action, {
+        method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" }, body: new FormData(dutyForm)
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        if (!data.ok) { tell(data.message || Sandan.text("failed"), false); return; }
+        var on = !!data.on_duty;
+        button.setAttribute("aria-checked", on ? "true" : "false");
+        button.querySelector(".switch-label").textContent = dutyForm.getAttribute(on ? "data-on-label" : "data-off-label");
+        dutyForm.querySelector("input[name=on_duty]").value = on ? "" : "1";
+        if (note) { note.textContent = dutyForm.getAttribute(on ? "data-on-note" : "data-off-note"); }
+        if (offers) { offers.setAttribute("data-on-duty", on ? "1" : "0"); }
+        if (on) { startSharing(); } else { stopSharing(); }
+        if (window.SandanLive) { window.SandanLive.refreshAll(); }
+        document.dispatchEvent(new CustomEvent("sandan:duty", { detail: { onDuty: on } }));
+      }).catch(function () { tell(Sandan.text("failed"), false); })
+        .then(function () { button.disabled = false; dutyForm.removeAttribute("data-sending"); });
+    });
   }
 })();
