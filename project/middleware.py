@@ -85,8 +85,9 @@ class RefuseUnstorableInput:
             return None
         if "json" in kind and _JSON_NUL.search(request.body):
             try:
-                parsed = json.loads(request.body)
+                return next(_json_with_nul(json.loads(request.body)), "non_field_errors")
             except ValueError:
                 return None  # not JSON after all: the view's parser says so
-            return next(_json_with_nul(parsed), "non_field_errors")
+            except RecursionError:
+                return "non_field_errors"  # nested beyond reason, and a NUL in it
         return None

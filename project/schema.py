@@ -32,6 +32,7 @@ _WHEN = {
     "404": ("Error", "no such object, or not in the caller's scope (`not_found`)"),
     "409": ("Error", "the state does not allow it (`invalid_transition`, `already_claimed`, ...)"),
     "413": ("Error", "the body is too large (`too_large`)"),
+    "415": ("Error", "the body's media type is not one the endpoint reads (`unsupported_media_type`)"),
     "429": ("Error", "too many requests (`throttled`); `Retry-After` says when to try again"),
     "503": ("Error", "busy (`busy`); `Retry-After` says when to try again"),
 }
@@ -50,7 +51,7 @@ def declare_errors(result: dict[str, Any], generator: Any, request: Any, public:
                 continue
             statuses = ["400", "401", "403", "404", "503"]
             if method != "get":
-                statuses += ["409", "413"]
+                statuses += ["409", "413", "415"]
             if (path, method) in _THROTTLED:
                 statuses.append("429")
             for status in statuses:

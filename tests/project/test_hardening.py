@@ -126,6 +126,9 @@ def test_a_nul_in_a_json_body_is_refused_wherever_it_hides(api, resident):
     ]:
         response = api(resident).post("/api/v1/orders", json.dumps(body), content_type="application/json")
         assert response.status_code == 400 and field in response.json(), (body, response.content)
+    nested = "[" * 50_000 + '"\\u0000"' + "]" * 50_000
+    response = api(resident).post("/api/v1/orders", nested, content_type="application/json")
+    assert response.status_code == 400, response.content
     # An escaped backslash before u0000 is text, not a NUL.
     text = api(resident).post(
         "/api/v1/orders",
