@@ -237,7 +237,8 @@ def _timeline_is_a_chain(order: Order) -> None:
 
 def test_desk_and_volunteers_pulling_at_once_never_break(crowd, world):
     """recall / claim / decline / accept / dispatch / cancel thrown at one order together,
-    through the API: only 200, 403, 404 and 409 come back, and the order stays consistent."""
+    through the API: only 200, 403, 404 and 409 come back (and 400 for a dispatch naming someone
+    who declined meanwhile), and the order stays consistent."""
     secretary, resident, volunteers = crowd
     staff = UserFactory(username="race-staff")
     world.community.staff.add(staff)
@@ -269,7 +270,11 @@ def test_desk_and_volunteers_pulling_at_once_never_break(crowd, world):
         with ThreadPoolExecutor(len(calls)) as pool:
             codes = list(pool.map(lambda c: _in_own_connection(lambda: act(*c))(), calls))
         seen.update(codes)
-        assert set(codes) <= {200, 403, 404, 409}, codes
+        for (_user, action, _body), code in zip(calls, codes, strict=True):
+            # A dispatch that lands after a recall names volunteers of whom some may have
+            # declined meanwhile: the desk is told so (400 naming them), nothing changes.
+            allowed = {200, 403, 404, 409} | ({400} if action == "dispatch" else set())
+            assert code in allowed, (action, code, codes)
         order = Order.objects.get(pk=order_id)
         _timeline_is_a_chain(order)
         open_offers = order.offers.filter(status=Offer.Status.OPEN).count()
