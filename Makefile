@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test browser lint typecheck check serve clean
+.PHONY: demo test browser lint typecheck check serve clean vendor-leaflet
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,21 @@ browser:
 	@{ test -x /usr/bin/chromium && test -x /usr/bin/pdftoppm; } || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; } || \
 	  echo "Chromium or poppler-utils is missing: tests/e2e and the PDF test will fail. Install them: apt-get install chromium poppler-utils"
+
+# The map library is vendored (committed under web/static/web/vendor/leaflet, with its licence):
+# nothing is fetched at run time or by the tests. This refreshes it from the npm registry,
+# checking the tarball against the integrity the registry published for that version.
+LEAFLET_VERSION   := 1.9.4
+LEAFLET_INTEGRITY := sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==
+vendor-leaflet:
+	rm -rf var/leaflet && mkdir -p var/leaflet
+	cd var/leaflet && npm pack --silent leaflet@$(LEAFLET_VERSION) >/dev/null
+	test "sha512-$$(openssl dgst -sha512 -binary var/leaflet/leaflet-$(LEAFLET_VERSION).tgz | base64 -w0)" = "$(LEAFLET_INTEGRITY)"
+	tar xzf var/leaflet/leaflet-$(LEAFLET_VERSION).tgz -C var/leaflet
+	rm -rf web/static/web/vendor/leaflet && mkdir -p web/static/web/vendor/leaflet
+	cp -r var/leaflet/package/dist/leaflet.js var/leaflet/package/dist/leaflet.js.map var/leaflet/package/dist/leaflet.css \
+	  var/leaflet/package/dist/images var/leaflet/package/LICENSE web/static/web/vendor/leaflet/
+	echo "Leaflet $(LEAFLET_VERSION) from the npm registry ($(LEAFLET_INTEGRITY))" > web/static/web/vendor/leaflet/VERSION
 
 # ruff, and the house plan (.importlinter, docs/design.md) as a contract.
 lint: $(STAMP)

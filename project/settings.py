@@ -318,6 +318,18 @@ SANDAN: dict[str, Any] = {
     "ORDER_SUBMIT_RATE": env_str("ORDER_SUBMIT_RATE", "20/hour"),
 }
 
+# --- Maps (web/static/web/map.js, docs/pages.md) -----------------------------------------------
+# Tiles from a URL template ("https://tiles.example.org/{z}/{x}/{y}.png"); none set (the demo,
+# the tests, an office without internet) draws the grids and markers on a plain background.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
+# The datum the tiles are drawn in: "wgs84" (OpenStreetMap and most others) or "gcj02" (every
+# provider licensed in mainland China): points are shifted for display and pins shifted back
+# (core/gcj02.py). Coordinates are stored in WGS-84 whatever this says.
+MAP_TILE_CRS = env_str("MAP_TILE_CRS", "wgs84").lower()
+if MAP_TILE_CRS not in {"wgs84", "gcj02"}:
+    raise ImproperlyConfigured(f"MAP_TILE_CRS must be wgs84 or gcj02, got {MAP_TILE_CRS!r}")
+
 # --- Open311 GeoReport v2 (docs/open311.md) ----------------------------------------------------
 # The one jurisdiction served at /open311/v2/; a request naming another gets the spec's 404.
 OPEN311_JURISDICTION = env_str("OPEN311_JURISDICTION", "sandan.local")
