@@ -20,6 +20,7 @@ from project.errors import api_not_found
 from stats.api import ReviewRecord, ReviewSampleList, Stats
 from timebank.api import ItemList, Leaderboard, MeTimebank, Redeem
 from volunteers.api import Me, MeVolunteer
+from web.api import DeskMap
 
 urlpatterns = [
     path("me", Me.as_view(), name="me"),
@@ -44,6 +45,7 @@ urlpatterns = [
     path("orders/<int:order_id>/<slug:action>", OrderAction.as_view(), name="order-action"),
     path("attachments/<str:token>", AttachmentDownload.as_view(), name="attachment"),
     path("offers", OfferList.as_view(), name="offers"),
+    path("desk/map", DeskMap.as_view(), name="desk-map"),
     path("notifications", NotificationList.as_view(), name="notifications"),
     path("notifications/read", NotificationRead.as_view(), name="notifications-read"),
     path("realtime/ticket", RealtimeTicket.as_view(), name="realtime-ticket"),

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from core.geo import distance_m
 from core.gcj02 import out_of_china, to_gcj02, to_wgs84
+from core.geo import distance_m
 
 # The reference points every implementation is checked against (googollee/eviltransform's
 # tests, the same in its Go, Python, C#, Ruby and Haskell versions): WGS-84 → GCJ-02.
