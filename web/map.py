@@ -47,6 +47,8 @@ def map_settings() -> dict[str, str]:
         "tiles": settings.MAP_TILE_URL,
         "attribution": settings.MAP_TILE_ATTRIBUTION,
         "crs": settings.MAP_TILE_CRS,
+        "zoom_in": _("Zoom in"),
+        "zoom_out": _("Zoom out"),
     }
 
 

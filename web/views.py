@@ -39,6 +39,7 @@ from web import selectors
 from web.forms import DutyForm, OrderForm, action_data
 from web.hours import hours_with_credits
 from web.labels import error_message
+from web.map import map_settings, served_grids
 from web.offers import offer_summary
 from web.reasons import plain_reasons
 
@@ -369,6 +370,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         "board": desk_lists.desk_board(request.user, branch_id=branch_id),
         "is_staff": is_staff,
         "batch_api": selectors.api_route_exists("/api/v1/orders/batch/propose"),
+        "map_config": map_settings(),
     }
     if is_staff:
         context["escalations"] = selectors.desk_escalations(request.user, branch_id=branch_id)
