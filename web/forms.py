@@ -6,8 +6,10 @@ import uuid
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from core.gcj02 import to_wgs84
 from core.names import local_name
 from orders.models import Category, Order
 from orders.serializers import MAX_DESCRIPTION
@@ -45,6 +47,10 @@ class OrderForm(forms.Form):
     )
     lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
     lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
+    # A pin dropped or moved on the form's map, in the map's datum (MAP_TILE_CRS): shifted back
+    # to WGS-84 here. It wins over the device's position: the resident put it there on purpose.
+    pin_lat = forms.FloatField(min_value=-90, max_value=90, required=False, widget=forms.HiddenInput)
+    pin_lng = forms.FloatField(min_value=-180, max_value=180, required=False, widget=forms.HiddenInput)
     # One key per rendering of the form (Idempotency-Key of the API): a resent form is one order.
     key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
     photo = forms.FileField(label=_("Photo"), required=False)
@@ -64,6 +70,9 @@ class OrderForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("pin_lat") is not None and data.get("pin_lng") is not None:
+            pin = (data["pin_lat"], data["pin_lng"])
+            data["lat"], data["lng"] = to_wgs84(*pin) if settings.MAP_TILE_CRS == "gcj02" else pin
         if (data.get("lat") is None) != (data.get("lng") is None):
             data["lat"] = data["lng"] = None
         if data.get("lat") is None and data.get("grid") is not None:

@@ -66,6 +66,27 @@ def area_shape(area: Area) -> dict[str, Any]:
     }
 
 
+def order_place(order, *, personal: bool) -> dict[str, Any] | None:
+    """Where an order is, for its page's map: only to whom may see its address (a point on a
+    map is an address), so to a volunteer once they hold it, never while it is offered."""
+    if not personal:
+        return None
+    return {
+        "point": _point(order.lat, order.lng, DESK_PRECISION),
+        "grid": area_shape(order.grid) if order.grid is not None else None,
+    }
+
+
+def pin_start(profile) -> dict[str, Any]:
+    """Where the request form's map opens: the resident's home if known, else the middle of
+    the served grids; and the grids' outlines, to drop the pin within."""
+    grids = served_grids()
+    home = None
+    if profile is not None and profile.lat is not None and profile.lng is not None:
+        home = _point(profile.lat, profile.lng, DESK_PRECISION)
+    return {"home": home, "grids": grids}
+
+
 def served_grids() -> list[dict[str, Any]]:
     """Every grid's outline: where a resident's pin will be routed (public: the map of the
     service area, nothing about anyone)."""

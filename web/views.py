@@ -39,7 +39,7 @@ from web import selectors
 from web.forms import DutyForm, OrderForm, action_data
 from web.hours import hours_with_credits
 from web.labels import error_message
-from web.map import map_settings, served_grids
+from web.map import map_settings, order_place, pin_start
 from web.offers import offer_summary
 from web.reasons import plain_reasons
 
@@ -144,7 +144,8 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 # The form's script opens the order itself (and the message waits for that page).
                 return JsonResponse({"ok": True, "url": reverse("web:order", args=[order.pk])})
             return redirect("web:order", order_id=order.pk)
-    response = _page(request, "web/order_new.html", {"form": form, "has_home": has_home})
+    context = {"form": form, "has_home": has_home, "map_config": map_settings(), "pin_start": pin_start(profile)}
+    response = _page(request, "web/order_new.html", context)
     if retry_after is not None:
         response.status_code = 429
         response["Retry-After"] = str(retry_after)
@@ -178,6 +179,8 @@ def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict
     }
     if context["personal"]:
         context["attachments"] = list(order.attachments.all())
+        context["place"] = order_place(order, personal=True)
+        context["map_config"] = map_settings()
     if desk:
         context["offers"] = offer_summary(order)
     if desk and "transfer" in available:

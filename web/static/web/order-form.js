@@ -31,6 +31,9 @@
       byId("id_lng").value = position.coords.longitude.toFixed(6);
       byId("locate-status").textContent = Sandan.text("located") + " ✓";
       byId("locate").setAttribute("aria-pressed", "true");
+      document.dispatchEvent(new CustomEvent("sandan:located", {
+        detail: { lat: position.coords.latitude, lng: position.coords.longitude }
+      }));
     }, function () {
       byId("locate-status").textContent = Sandan.text("noLocation");
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
@@ -179,8 +182,9 @@
     var fresh = doc.getElementById("order-form");
     if (!fresh) { document.open(); document.write(html); document.close(); return; }  // not our form: show the answer
     var old = form();
-    // The chosen photo and the recording move into the new form: file inputs cannot be refilled.
-    ["photo", "voice", "voice-preview", "photo-preview"].forEach(function (id) {
+    // The chosen photo and the recording move into the new form: file inputs cannot be refilled;
+    // so does the map, with its pin (the pin's fields come back filled from the server).
+    ["photo", "voice", "voice-preview", "photo-preview", "pin-map"].forEach(function (id) {
       var keep = old.querySelector("#" + id), slot = fresh.querySelector("#" + id);
       if (keep && slot) { slot.replaceWith(keep); }
     });
