@@ -176,11 +176,11 @@ def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict
         "clock": selectors.clock_for(order),
         "rating": rating,
         "rating_comment": shown_text(rating.comment, order, personal=personal) if rating else None,
+        "map_config": map_settings(),
     }
     if context["personal"]:
         context["attachments"] = list(order.attachments.all())
         context["place"] = order_place(order, personal=True)
-        context["map_config"] = map_settings()
     if desk:
         context["offers"] = offer_summary(order)
     if desk and "transfer" in available:

@@ -151,6 +151,18 @@ def server(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
         process.kill()
 
 
+def _font_env() -> dict[str, str]:
+    """The pages' Chinese text drawn with the font the project ships (stats/fonts, the monthly
+    PDF's), so that screenshots read the same on a machine without CJK fonts installed."""
+    conf = Path(tempfile.gettempdir()) / f"sandan-e2e-fonts-{os.getpid()}.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{ROOT / 'stats' / 'fonts'}</dir></fontconfig>"
+    )
+    return {"FONTCONFIG_FILE": str(conf)}
+
+
 @pytest.fixture(scope="module")
 def browser():
     """One Chromium per test module. Playwright's sync API runs an event loop in this thread
@@ -170,7 +182,9 @@ def browser():
             for alias, snapshot in snapshots.items():
                 if snapshot is not None:
                     connections[alias]._test_serialized_contents = snapshot
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            chromium = p.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env={**os.environ, **_font_env()}
+            )
             yield chromium
             chromium.close()
     finally:

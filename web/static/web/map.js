@@ -58,6 +58,8 @@
     var cfg = config();
     var map = L.map(el, Object.assign({ zoomSnap: 0.5, attributionControl: !!cfg.tiles, zoomControl: false }, options || {}));
     L.control.zoom({ zoomInTitle: cfg.zoom_in || "+", zoomOutTitle: cfg.zoom_out || "-" }).addTo(map);
+    // Grid names sit above the outlines and below the markers: a name never hides a request.
+    map.createPane("sandan-labels").style.zIndex = 450;
     if (cfg.tiles) {
       // The operator's attribution (their setting) may carry a link: Leaflet renders it as HTML.
       L.tileLayer(cfg.tiles, { attribution: cfg.attribution, maxZoom: 19 }).addTo(map);
@@ -89,7 +91,7 @@
       }
       shape.addTo(layer);
       if (area.level === "grid") {
-        L.tooltip({ permanent: true, direction: "center", className: "map-area-label", interactive: false })
+        L.tooltip({ permanent: true, direction: "center", className: "map-area-label", interactive: false, pane: "sandan-labels" })
           .setLatLng(shown(area.center)).setContent(node("span", "", area.name)).addTo(layer);
       }
       bounds.push(shape.getBounds());

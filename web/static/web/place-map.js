@@ -1,26 +1,40 @@
-/* An order's place on its page's map, drawn for whom may see the address only (the server
- * renders it for them alone). When the live part of the page stops showing the address (a
- * volunteer who released the order), the map goes too. */
+/* An order's place on its page's map. The place comes in the page's live part, which the
+ * server renders with it only for whom may see the address (a point on a map is an address):
+ * so the map appears when a volunteer claims the order, and goes when the place goes. */
 (function () {
   "use strict";
+  var section = document.getElementById("order-map");
   var el = document.getElementById("order-map-canvas");
-  var data = document.getElementById("order-place");
-  if (!el || !data || !window.SandanMap) { return; }
+  if (!section || !el || !window.SandanMap) { return; }
   var M = window.SandanMap;
-  var place = JSON.parse(data.textContent);
-  var map = M.create(el);
-  var layer = L.layerGroup().addTo(map);
-  if (place.grid) { M.drawAreas(layer, [place.grid]); }
-  var at = M.shown(place.point);
-  L.marker(at, { title: el.getAttribute("data-pin-label"), alt: el.getAttribute("data-pin-label"), keyboard: false,
-    icon: L.divIcon({ className: "", html: M.node("span", "map-pin-here"), iconSize: [22, 22], iconAnchor: [11, 26] }) })
-    .addTo(layer);
-  map.setView(at, 17);
+  var map = null;
+  var shownAt = null;
+
+  function sync() {
+    var data = document.getElementById("order-place");
+    if (!data) {
+      if (map) { map.remove(); map = null; shownAt = null; }
+      section.hidden = true;
+      return;
+    }
+    var place = JSON.parse(data.textContent);
+    var key = place.point.join(",");
+    if (map && shownAt === key) { return; }
+    if (map) { map.remove(); }
+    section.hidden = false;
+    map = M.create(el);
+    var layer = L.layerGroup().addTo(map);
+    var at = M.shown(place.point);
+    map.setView(at, 17);
+    if (place.grid) { M.drawAreas(layer, [place.grid]); }
+    L.marker(at, { title: el.getAttribute("data-pin-label"), alt: el.getAttribute("data-pin-label"), keyboard: false,
+      icon: L.divIcon({ className: "", html: M.node("span", "map-pin-here"), iconSize: [22, 22], iconAnchor: [11, 26] }) })
+      .addTo(layer);
+    shownAt = key;
+  }
 
   document.addEventListener("sandan:refreshed", function (event) {
-    if (event.target && event.target.id === "order-live" && !document.getElementById("order-address")) {
-      var section = document.getElementById("order-map");
-      if (section) { map.remove(); section.remove(); }
-    }
+    if (event.target && event.target.id === "order-live") { sync(); }
   });
+  sync();
 })();
