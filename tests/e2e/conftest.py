@@ -120,6 +120,8 @@ def server(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
         # Web Push keys, so that the pages subscribe as they would in production (no worker
         # runs in this server: nothing is sent to a push service).
         **VAPID_KEYS,
+        # A module's own settings for its server (e.g. the maps' tile datum).
+        **getattr(request.module, "SERVER_ENV", {}),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # daphne must never run with it
     with open(log, "wb") as out:

@@ -92,3 +92,67 @@ def test_the_desk_map_shows_requests_by_state_live_and_an_order_with_its_candida
     desk.screenshot(path=str(screenshots / "desk-map.png"))
     detail.get_by_role("link", name="打开这条求助").click()
     expect(desk).to_have_url(re.compile(f"/orders/{calm.pk}/$"))
+
+
+def test_a_resident_taps_the_map_to_put_the_pin_then_uses_their_location_instead(
+    open_as, categories, world, resident, screenshots
+):
+    phone = open_as(resident, phone=True, geolocation={"latitude": BASE_LAT + 0.0015, "longitude": BASE_LNG - 0.001})
+    phone.goto("/orders/new")
+    phone.locator('label.choice:has-text("跑腿代购")').click()
+    phone.get_by_label("请描述您的需求").fill("Please buy rice")
+    pin_map = phone.locator("#pin-map")
+    expect(pin_map.locator(".map-area-label")).to_have_text(["North grid", "South grid"])
+    pin_map.scroll_into_view_if_needed()
+    box = pin_map.bounding_box()
+    phone.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+    expect(pin_map.locator(".map-pin-here")).to_have_count(1)
+    expect(phone.locator("#locate-status")).to_contain_text("已放置图钉")
+    pin = (float(phone.input_value("#id_pin_lat")), float(phone.input_value("#id_pin_lng")))
+    assert phone.input_value("#id_lat") == ""
+    phone.screenshot(path=str(screenshots / "pin-on-the-form.png"))
+
+    # The phone's own position replaces the pin (and moves it there).
+    phone.get_by_role("button", name="使用我当前的位置").click()
+    expect(phone.locator("#locate-status")).to_contain_text("✓")
+    expect(phone.locator("#id_lat")).to_have_value(f"{BASE_LAT + 0.0015:.6f}")
+    assert phone.input_value("#id_pin_lat") == ""
+    phone.get_by_role("button", name="提交诉求").click()
+    expect(phone).to_have_url(re.compile(r"/orders/\d+/$"))
+    order = Order.objects.get(resident=resident)
+    assert (order.lat, order.lng) == pytest.approx((BASE_LAT + 0.0015, BASE_LNG - 0.001))
+
+    # A second request placed by the pin alone is stored where the pin was (a plain, WGS-84 map).
+    phone.goto("/orders/new")
+    phone.locator('label.choice:has-text("跑腿代购")').click()
+    phone.get_by_label("请描述您的需求").fill("Please buy oil")
+    pin_map = phone.locator("#pin-map")
+    pin_map.scroll_into_view_if_needed()
+    box = pin_map.bounding_box()
+    phone.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+    pin = (float(phone.input_value("#id_pin_lat")), float(phone.input_value("#id_pin_lng")))
+    phone.get_by_role("button", name="提交诉求").click()
+    expect(phone).to_have_url(re.compile(r"/orders/\d+/$"))
+    second = Order.objects.filter(resident=resident).latest("id")
+    assert (second.lat, second.lng) == pytest.approx(pin, abs=1e-6)
+
+
+def test_the_volunteer_sees_the_place_on_a_map_once_they_claim_never_before(
+    open_as, categories, world, resident, secretary, volunteer, screenshots
+):
+    order = services.order_accept(
+        order_id=submitted(resident, "Carry the shopping upstairs", north=0.001).pk, user=secretary
+    )
+    services.order_dispatch(order_id=order.pk, user=secretary, mode="direct", volunteer=volunteer.volunteer.pk)
+    phone = open_as(volunteer, phone=True)
+    phone.goto(f"/orders/{order.pk}/")
+    expect(phone.locator("#live-status")).to_have_attribute("data-state", "on")
+    expect(phone.locator("#order-map")).to_be_hidden()
+    assert phone.locator("#order-place").count() == 0
+    assert f"{BASE_LAT + 0.001:.5f}" not in phone.content()
+
+    phone.get_by_role("button", name="接单").click()
+    expect(phone.locator("#order-map")).to_be_visible()
+    expect(phone.locator("#order-map .map-pin-here")).to_have_count(1)
+    expect(phone.locator("#order-map .map-area-label")).to_have_text("North grid")
+    phone.screenshot(path=str(screenshots / "task-map.png"))

@@ -94,7 +94,8 @@
         L.tooltip({ permanent: true, direction: "center", className: "map-area-label", interactive: false, pane: "sandan-labels" })
           .setLatLng(shown(area.center)).setContent(node("span", "", area.name)).addTo(layer);
       }
-      bounds.push(shape.getBounds());
+      // A circle knows its bounds only once on a map: a ring's are computed from its centre.
+      bounds.push(area.polygon && area.polygon.length >= 3 ? shape.getBounds() : L.latLng(shown(area.center)).toBounds(500));
     });
     return bounds;
   }
