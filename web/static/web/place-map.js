@@ -1,6 +1,7 @@
 /* An order's place on its page's map. The place comes in the page's live part, which the
  * server renders with it only for whom may see the address (a point on a map is an address):
- * so the map appears when a volunteer claims the order, and goes when the place goes. */
+ * so the map appears when a volunteer claims the order, and goes when the place goes. It is
+ * shown right under the status and the address. */
 (function () {
   "use strict";
   var section = document.getElementById("order-map");
@@ -10,6 +11,16 @@
   var map = null;
   var shownAt = null;
 
+  /* Right under the order's status and address, where the live part has just been drawn
+   * (a refresh replaces the live part's content: the same section, map and all, goes back). */
+  function settle() {
+    var status = document.querySelector("#order-live .status-panel");
+    if (status && status.nextElementSibling !== section) {
+      status.after(section);
+      if (map) { map.invalidateSize(); }
+    }
+  }
+
   function sync() {
     var data = document.getElementById("order-place");
     if (!data) {
@@ -17,6 +28,7 @@
       section.hidden = true;
       return;
     }
+    settle();
     var place = JSON.parse(data.textContent);
     var key = place.point.join(",");
     if (map && shownAt === key) { return; }
