@@ -122,6 +122,20 @@ def test_notification_list_reads_in_fixed_statements(rows, api, resident):
     same_count_for_5_and_50(rows, lambda: client.get("/api/v1/notifications"))
 
 
+def test_the_desk_map_reads_in_fixed_statements(rows, api, staff):
+    """Orders, grids and volunteers at their last shared position (each helper shares one)."""
+    from volunteers.models import Volunteer
+    from volunteers.services import volunteer_record_location
+
+    def add(n: int) -> None:
+        rows(n)
+        for user_id in Volunteer.objects.filter(on_duty=True, live_at__isnull=True).values_list("user_id", flat=True):
+            volunteer_record_location(user_id=user_id, lat=BASE_LAT, lng=BASE_LNG)
+
+    client = api(staff)
+    same_count_for_5_and_50(add, lambda: client.get("/api/v1/desk/map"))
+
+
 def test_order_detail_reads_its_timeline_in_fixed_statements(world, resident, secretary, volunteer, api):
     order, _ = services.order_submit(
         resident=resident, data=services.OrderInput(category="errands", description="Back and forth")

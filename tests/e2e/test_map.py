@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from orders import services
@@ -48,6 +50,8 @@ def test_the_desk_map_shows_requests_by_state_live_and_an_order_with_its_candida
     urgent = submitted(resident, "Fell at home, cannot get up", urgency="urgent", north=0.001)
     calm = services.order_accept(order_id=submitted(resident, "Fetch bread", north=-0.002).pk, user=secretary)
     volunteer_record_location(user_id=volunteer.pk, lat=BASE_LAT + 0.003, lng=BASE_LNG + 0.002)
+    # Accepted a day ago and still not dispatched: overdue.
+    Order.objects.filter(pk=calm.pk).update(reviewed_at=timezone.now() - timedelta(days=1))
 
     desk = open_as(secretary)
     desk.goto("/desk/")
@@ -57,7 +61,7 @@ def test_the_desk_map_shows_requests_by_state_live_and_an_order_with_its_candida
     pin = canvas.locator(f'.map-pin[data-order="{urgent.pk}"]')
     expect(pin).to_have_class(re.compile("state-submitted.*is-urgent"))
     expect(pin).to_have_text("!")
-    expect(canvas.locator(f'.map-pin[data-order="{calm.pk}"]')).to_have_class(re.compile("state-accepted"))
+    expect(canvas.locator(f'.map-pin[data-order="{calm.pk}"]')).to_have_class(re.compile("state-accepted.*is-overdue"))
     expect(canvas.locator(f'[data-volunteer="{volunteer.volunteer.pk}"]')).to_have_count(1)
     expect(canvas.locator("path.leaflet-interactive, path")).not_to_have_count(0)  # the grid's outline
     expect(canvas.locator(".map-area-label")).to_have_text("North grid")

@@ -26,6 +26,7 @@ from stats.services import review_sample_draw
 from tests.e2e.conftest import DESKTOP, PHONE, ROOT, SCREENSHOTS
 from tests.factories import BASE_LAT, BASE_LNG, VolunteerFactory
 from timebank.services import redemption_item_create, timebank_redeem
+from volunteers.services import volunteer_record_location
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -41,6 +42,7 @@ class Visit:
     who: str | None
     path: str
     status: int = 200
+    map: bool = False  # a map's small coloured markers: the docs' PNG keeps their colours apart
 
 
 def _jpeg() -> SimpleUploadedFile:
@@ -72,9 +74,24 @@ def city(world, resident, secretary, staff, volunteer, volunteer2):
     third = VolunteerFactory(user__username="volunteer3", user__display_name="刘伟", branches=[world.north_branch])
     third.base_lat = BASE_LAT + 0.002
     third.save()
+    # The grids' outlines and where the volunteers on duty are, for the desk's map.
+    world.north.polygon = [[BASE_LAT - 0.01, BASE_LNG - 0.008], [BASE_LAT - 0.01, BASE_LNG + 0.008],
+                           [BASE_LAT + 0.008, BASE_LNG + 0.008], [BASE_LAT + 0.008, BASE_LNG - 0.008]]  # fmt: skip
+    world.north.save()
+    world.south.polygon = [[BASE_LAT - 0.03, BASE_LNG - 0.008], [BASE_LAT - 0.03, BASE_LNG + 0.008],
+                           [BASE_LAT - 0.01, BASE_LNG + 0.008], [BASE_LAT - 0.01, BASE_LNG - 0.008]]  # fmt: skip
+    world.south.save()
+    volunteer_record_location(user_id=volunteer.pk, lat=BASE_LAT + 0.0025, lng=BASE_LNG - 0.002)
+    volunteer_record_location(user_id=volunteer2.pk, lat=BASE_LAT - 0.003, lng=BASE_LNG + 0.0035)
+    # Requests spread over the grid (the map would draw them all on one spot).
+    spots = iter([(0.0012, -0.0031), (-0.0041, 0.0022), (0.0035, 0.0043), (-0.0018, -0.0052), (0.0052, -0.0008),
+                  (-0.0062, -0.0015), (0.0021, 0.0061), (-0.0029, 0.0049), (0.0044, -0.0047)])  # fmt: skip
 
     def submit(text: str, category: str = "errands", **extra):
-        data = services.OrderInput(category=category, description=text, lat=BASE_LAT, lng=BASE_LNG, **extra)
+        north, east = next(spots)
+        data = services.OrderInput(
+            category=category, description=text, lat=BASE_LAT + north, lng=BASE_LNG + east, **extra
+        )
         return services.order_submit(resident=resident, data=data)[0]
 
     def dispatch(order, who=volunteer):
@@ -137,10 +154,11 @@ def visits(orders, branch_id: int) -> list[Visit]:
         Visit("hours", "volunteer", "/volunteer/hours"),
         Visit("time-bank", "volunteer", "/timebank/"),
         Visit("leaderboard", "volunteer", "/timebank/leaderboard/"),
-        Visit("branch-desk", "secretary", "/desk/"),
+        Visit("branch-desk", "secretary", "/desk/", map=True),
+        Visit("desk-map", "secretary", f"/desk/?order={orders['accepted'].pk}", map=True),
         Visit("dispatch", "secretary", f"/orders/{orders['accepted'].pk}/"),
         Visit("offers-held", "secretary", f"/orders/{orders['offered'].pk}/"),
-        Visit("community-desk", "staff", "/desk/"),
+        Visit("community-desk", "staff", "/desk/", map=True),
         Visit("statistics", "staff", "/stats/"),
         Visit("monthly-review", "staff", f"/stats/monthly/{branch_id}/{month}/"),
         Visit("call-backs", "staff", "/stats/samples/"),
@@ -150,12 +168,15 @@ def visits(orders, branch_id: int) -> list[Visit]:
     ]
 
 
-def save_small(png: bytes, target: Path, size: str) -> None:
+def save_small(png: bytes, target: Path, size: str, map: bool = False) -> None:
     """A palette PNG, 390 px wide for a phone and 960 px for a desk: the docs stay light."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
     width = 960 if size == "desk" else 390
     image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
-    image = image.quantize(colors=48, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    if map:  # median cut merges a few small markers' hues into their neighbours'; octree keeps them
+        image = image.quantize(colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    else:
+        image = image.quantize(colors=48, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     target.parent.mkdir(parents=True, exist_ok=True)
     image.save(target, optimize=True)
 
@@ -192,7 +213,7 @@ def test_every_page_at_both_sizes_in_both_languages(open_as, categories, world, 
                 )
                 (tour / f"{language}-{size}-{visit.name}.png").write_bytes(shot)
                 if docs:
-                    save_small(shot, DOCS / f"{language}-{size}-{visit.name}.png", size)
+                    save_small(shot, DOCS / f"{language}-{size}-{visit.name}.png", size, visit.map)
             for page in pages.values():
                 page.context.close()
     assert not problems, "\n".join(problems)

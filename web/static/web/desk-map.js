@@ -61,6 +61,9 @@
     });
   }
 
+  // A link to the desk may name a request to open on the map (/desk/?order=12).
+  var asked = parseInt(new URLSearchParams(location.search).get("order") || "", 10) || null;
+
   function draw(fresh) {
     data = fresh;
     areaLayer.clearLayers();
@@ -72,6 +75,8 @@
       fitted = M.fit(map, bounds);
     }
     section.setAttribute("data-count", String(data.orders.length));
+    if (asked !== null && data.orders.some(function (o) { return o.id === asked; })) { select(asked, false); }
+    asked = null;
     var still = selected !== null && data.orders.some(function (o) { return o.id === selected; });
     if (selected !== null && !still) { select(null); } else if (still) { showDetail(false); }
   }

@@ -86,6 +86,8 @@
         dashArray: area.level === "grid" ? null : "6 6", fillOpacity: area.level === "grid" ? 0.06 : 0, interactive: false };
       if (area.polygon && area.polygon.length >= 3) {
         shape = L.polygon(area.polygon.map(shown), style);
+      } else if (area.level !== "grid") {
+        return;  // a community or street without an outline: its grids say where it is
       } else {
         shape = L.circle(shown(area.center), Object.assign({ radius: 250 }, style, { dashArray: "4 6" }));
       }
