@@ -18,6 +18,8 @@ urlpatterns = [
     path("volunteer/duty", views.volunteer_duty, name="volunteer-duty"),
     path("volunteer/hours", views.volunteer_hours, name="volunteer-hours"),
     path("desk/", views.desk, name="desk"),
+    path("desk/orders/", views.desk_orders, name="desk-orders"),
+    path("desk/orders/export.<str:fmt>", views.desk_orders_export, name="desk-orders-export"),
     # Beside the time bank's own pages (timebank/urls.py), which do not claim this path.
     path("timebank/manage/", timebank_desk.manage, name="timebank-desk"),
     path("sw.js", views.service_worker, name="sw"),

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -32,11 +33,12 @@ from orders.models import Order
 from orders.privacy import public_description, shown_actor, shown_text
 from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
 from orders.states import ACTIONS, Role, allowed_from, may
+from stats.exports import FORMATS, export
 from volunteers.api import me_payload
 from volunteers.models import Volunteer
 from volunteers.services import volunteer_update
 from web import desk as desk_lists
-from web import selectors
+from web import exports, selectors
 from web.forms import DutyForm, NearbyForm, OrderForm, action_data
 from web.hours import hours_with_credits
 from web.labels import error_message
@@ -422,6 +424,52 @@ def desk(request: HttpRequest) -> HttpResponse:
     if is_staff:
         context["escalations"] = selectors.desk_escalations(request.user, branch_id=branch_id)
     return _page(request, "web/desk.html", context)
+
+
+@login_required
+@never_cache
+def desk_orders(request: HttpRequest) -> HttpResponse:
+    """Every order of the caller's desks, filtered; the same rows as the files below."""
+    branches = list(selectors.desk_branches(request.user))
+    if not branches:
+        raise Http404()
+    form = exports.OrderFilters(request.GET or None, branches=branches)
+    values = form.values()
+    qs = exports.filtered(request.user, values)
+    total = qs.count()
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    start = (page - 1) * exports.PAGE_SIZE
+    rows = list(exports.rows(qs[start : start + exports.PAGE_SIZE]))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return _page(
+        request,
+        "web/desk_orders.html",
+        {
+            "form": form,
+            "columns": exports.COLUMNS,
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // exports.PAGE_SIZE)),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+@never_cache
+def desk_orders_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The desk's order list with the page's filters, every row, as .xlsx or CSV (streamed)."""
+    branches = list(selectors.desk_branches(request.user))
+    if not branches or fmt not in FORMATS:
+        raise Http404()
+    values = exports.OrderFilters(request.GET or None, branches=branches).values()
+    name = f"orders-{timezone.localdate():%Y%m%d}"
+    return export(fmt, exports.COLUMNS, exports.rows(exports.filtered(request.user, values)), name, title=_("Orders"))
 
 
 # --- installable app ---------------------------------------------------------------------------
