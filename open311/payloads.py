@@ -44,6 +44,7 @@ _NOTICES = {
     Status.CLOSED: lambda: _("Done and confirmed by the resident."),
     Status.REJECTED: lambda: _("The branch could not take the request on."),
     Status.CANCELLED: lambda: _("The request was cancelled."),
+    Status.MERGED: lambda: _("The same need was already reported nearby: the request was merged into that one."),
 }
 
 

@@ -13,7 +13,7 @@ from orders.states import Status
 # GeoReport knows two statuses. `completed` counts as closed: the volunteer has done the
 # work and only the resident's confirmation is outstanding; a reopen makes it open again.
 OPEN = (Status.SUBMITTED, Status.ACCEPTED, Status.DISPATCHED, Status.CLAIMED, Status.IN_PROGRESS)
-CLOSED = (Status.COMPLETED, Status.CLOSED, Status.REJECTED, Status.CANCELLED)
+CLOSED = (Status.COMPLETED, Status.CLOSED, Status.REJECTED, Status.CANCELLED, Status.MERGED)
 BY_OPEN311_STATUS = {"open": OPEN, "closed": CLOSED}
 
 

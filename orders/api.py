@@ -22,6 +22,7 @@ from accounts.typing import AuthedRequest
 from orders import services
 from orders.actions import order_act
 from orders.attachments import attachment_for, order_attach
+from orders.duplicates import likely_duplicates, nearby_open
 from orders.errors import InvalidInput, OrderNotFound
 from orders.models import Category, Order, OrderEvent
 from orders.selectors import (
@@ -35,6 +36,9 @@ from orders.selectors import (
 from orders.serializers import (
     AttachmentSerializer,
     CategorySerializer,
+    DuplicateSerializer,
+    NearbyOrderSerializer,
+    NearbyQuerySerializer,
     OfferSerializer,
     OrderCreateSerializer,
     OrderDetailSerializer,
@@ -160,6 +164,46 @@ class OrderAction(APIView):
             # The caller no longer sees the order (e.g. a volunteer who declined): say it worked.
             return Response({"id": order_id, "ok": True})
         return Response(render_order(order, request.user, detail=True, roles=roles))
+
+
+class NearbyOrders(APIView):
+    """GET /api/v1/orders/nearby: "already reported nearby?" while a resident writes a request."""
+
+    @extend_schema(
+        parameters=[NearbyQuerySerializer],
+        responses=NearbyOrderSerializer(many=True),
+        description="Open requests of the category within SANDAN_NEARBY_METRES of the point (else the "
+        "caller's home), not the caller's own; the most alike to `text` first. No personal data: the "
+        "area's name, the description masked, when, the distance rounded to 100 m, the +1 count.",
+    )
+    def get(self, request: Request) -> Response:
+        query = NearbyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        rows = nearby_open(request.user, category=q["category"], lat=q.get("lat"), lng=q.get("lng"), text=q["text"])
+        return Response(NearbyOrderSerializer(rows, many=True).data)
+
+
+class OrderFollow(APIView):
+    """POST /api/v1/orders/{id}/follow: "this is mine too" (a +1; the caller follows the order)."""
+
+    @extend_schema(request=None, responses={201: OrderDetailSerializer, 200: OrderDetailSerializer})
+    def post(self, request: Request, order_id: int) -> Response:
+        _order, created = services.order_follow(order_id=order_id, user=request.user)
+        order, roles = order_get_for(request.user, order_id)
+        return Response(
+            render_order(order, request.user, detail=True, roles=roles),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class OrderDuplicates(APIView):
+    """GET /api/v1/orders/{id}/duplicates: the desk's likely duplicates of an order."""
+
+    @extend_schema(responses=DuplicateSerializer(many=True))
+    def get(self, request: Request, order_id: int) -> Response:
+        order_get_for(request.user, order_id)  # 404 for whoever does not see the order
+        return Response(DuplicateSerializer(likely_duplicates(request.user, order_id), many=True).data)
 
 
 class OfferList(APIView):

@@ -115,6 +115,15 @@ class Order(models.Model):
     )
     completion_note = models.TextField(_("completion note"), blank=True)
     reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    # Set when the order was closed as a duplicate of another (status "merged", `order_merge`).
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged",
+        verbose_name=_("merged into"),
+    )
 
     class Meta:
         verbose_name = _("order")
@@ -178,6 +187,38 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action}: {self.from_status or '-'} → {self.to_status}"
+
+
+class OrderFollower(models.Model):
+    """Someone other than its resident who follows an order: a neighbour who said "this is mine
+    too" (a +1 on it), or the resident of a duplicate merged into it. A follower reads the
+    order's public timeline and hears of its steps; never its resident's personal data
+    (`orders.selectors.can_see_personal_data` has no follower role)."""
+
+    class Source(models.TextChoices):
+        MINE_TOO = "mine_too", _("this is mine too")
+        MERGED = "merged", _("merged duplicate")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="followers", verbose_name=_("order"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="followed", verbose_name=_("follower")
+    )
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    # The follower's own request that was merged into this one (source "merged").
+    merged_from = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("merged from")
+    )
+    created_at = models.DateTimeField(_("since"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("follower")
+        verbose_name_plural = _("followers")
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "user"], name="one_follow_per_order_and_user")]
+        indexes = [models.Index(fields=["user", "created_at"], name="follower_user_since")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows #{self.order_id} ({self.source})"
 
 
 class Offer(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from orders.models import Offer, Order, OrderEvent
-from orders.privacy import public_description
+from orders.privacy import public_description, shown_actor, shown_text
 
 
 def _iso(value) -> str | None:
@@ -27,6 +27,21 @@ def event_payload(event: OrderEvent) -> dict[str, Any]:
         "note": event.note,
         "at": _iso(event.at),
     }
+
+
+def public_event_payload(event: OrderEvent, order: Order) -> dict[str, Any]:
+    """A timeline step as someone without the personal data sees it (a follower): the note
+    masked, the resident named only as "Resident"."""
+    return {
+        **event_payload(event),
+        "actor": shown_actor(event, order, personal=False),
+        "note": shown_text(event.note, order, personal=False) or "",
+    }
+
+
+def public_order_payload(order: Order) -> dict[str, Any]:
+    """An order as a follower sees it: no address, phone or point, its description masked."""
+    return {**order_payload(order, personal=False), "description": public_description(order)}
 
 
 def order_payload(order: Order, *, personal: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.errors import InvalidInput, NotPermitted, OrderNotFound
-from orders.models import Offer, Order
+from orders.models import Offer, Order, OrderFollower
 from orders.states import Role, Status
 from volunteers.models import Area, Branch
 from volunteers.selectors import desk_branch_ids
@@ -33,7 +33,7 @@ def roles_for(user, order: Order) -> set[Role]:
 
 # Each relation that needs a look beyond the order row, as an EXISTS the order's read carries:
 # one statement for the order and the caller's roles instead of one per relation.
-_ROLE_FLAGS = ("as_secretary", "as_staff", "as_offered")
+_ROLE_FLAGS = ("as_secretary", "as_staff", "as_offered", "as_follower")
 
 
 def with_roles(orders: QuerySet[Order], user) -> QuerySet[Order]:
@@ -49,6 +49,7 @@ def with_roles(orders: QuerySet[Order], user) -> QuerySet[Order]:
         as_offered=Exists(
             Offer.objects.filter(order_id=OuterRef("pk"), volunteer__user_id=uid, status=Offer.Status.OPEN)
         ),
+        as_follower=Exists(OrderFollower.objects.filter(order_id=OuterRef("pk"), user_id=uid)),
     )
 
 
@@ -71,6 +72,8 @@ def _roles(user, order: Order, flags: dict[str, bool]) -> set[Role]:
         roles.add(Role.ASSIGNED)
     if flags["as_offered"]:
         roles.add(Role.OFFERED)
+    if flags["as_follower"]:
+        roles.add(Role.FOLLOWER)
     return roles
 
 
@@ -95,8 +98,10 @@ def order_list(
     """Orders the caller may see: their own, their desks', the one they hold, their open offers.
     `desks`: the caller's `desk_branch_ids`, when the caller has read them already."""
     open_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer__user=user, status=Offer.Status.OPEN)
+    followed = OrderFollower.objects.filter(order=OuterRef("pk"), user=user)
     scopes = {
-        "resident": Q(resident=user),
+        # Their own requests and those they follow ("this is mine too", or theirs merged into one).
+        "resident": Q(resident=user) | Q(Exists(followed)),
         "desk": Q(branch_id__in=desk_branch_ids(user) if desks is None else desks),
         "volunteer": Q(volunteer__user=user) | Q(Exists(open_offer)),
     }

@@ -270,6 +270,50 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=MAX_REASON, required=False, allow_blank=True, default="")
 
 
+class MergeSerializer(ReasonSerializer):
+    # The order this one duplicates: it stays, this one is closed as merged into it.
+    into = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
+
+
+class NearbyQuerySerializer(serializers.Serializer):
+    """`GET /orders/nearby`: the category being chosen, the point (else the caller's home),
+    and what they typed so far (the most alike come first)."""
+
+    category = serializers.SlugField(max_length=40)
+    lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    lng = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    text = serializers.CharField(required=False, allow_blank=True, max_length=MAX_DESCRIPTION, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("lat" in attrs) != ("lng" in attrs):
+            raise serializers.ValidationError({"lng": [_("Give both lat and lng, or neither.")]})
+        return attrs
+
+
+class NearbyOrderSerializer(serializers.Serializer):
+    """An open request as any neighbour may see it: no name, phone, address or exact point."""
+
+    id = serializers.IntegerField()
+    category = serializers.CharField()
+    area = serializers.CharField(allow_null=True)
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    distance_m = serializers.IntegerField(help_text="Rounded to 100 m.")
+    followers = serializers.IntegerField(help_text="Neighbours who said this is theirs too (+1).")
+    following = serializers.BooleanField()
+
+
+class DuplicateSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="order.pk")
+    status = serializers.CharField(source="order.status")
+    description = serializers.CharField(source="order.description")
+    area = serializers.CharField(source="order.grid.name", allow_null=True, default=None)
+    created_at = serializers.DateTimeField(source="order.created_at")
+    similarity = serializers.FloatField(allow_null=True, help_text="0–1; null when one of them has no words.")
+    distance_m = serializers.IntegerField()
+    hours_apart = serializers.FloatField()
+
+
 class TransferSerializer(ReasonSerializer):
     # The service's names: it decides what a transfer must name.
     branch = serializers.IntegerField(required=False, min_value=ID_MIN, max_value=ID_MAX, source="branch_id")
@@ -313,4 +357,5 @@ ACTION_BODIES: dict[str, type[serializers.Serializer]] = {
     "complete": CompleteSerializer,
     "confirm": ConfirmSerializer,
     "reopen": RequiredReasonSerializer,
+    "merge": MergeSerializer,
 }

@@ -48,11 +48,11 @@ from orders.errors import (
     OrderNotFound,
 )
 from orders.limits import order_submit_check_rate
-from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, Rating
-from orders.payloads import event_payload, order_payload
+from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, OrderFollower, Rating
+from orders.payloads import event_payload, order_payload, public_event_payload, public_order_payload
 from orders.records import record_add
-from orders.selectors import batch_orders_for, roles_of, with_roles
-from orders.states import DESK, TRANSITIONS, Role, Status, may
+from orders.selectors import batch_orders_for, roles_for, roles_of, with_roles
+from orders.states import DESK, OPEN, TRANSITIONS, Role, Status, may
 from timebank.models import Entry
 from timebank.services import timebank_adjust, timebank_credit_order
 from volunteers.models import Area, Branch, Volunteer
@@ -70,6 +70,16 @@ _RESIDENT_NOTICES = {
     "start": lambda: _("The volunteer has started on your request."),
     "complete": lambda: _("Your request is done; please confirm and rate it."),
     "cancel": lambda: _("Your request was cancelled."),
+    "merge": lambda: _("Your request is the same as another one nearby: you now follow that one."),
+}
+# What a follower is told (stored in the notification centre) of the order they follow.
+_FOLLOWER_NOTICES = {
+    "accept": lambda: _("A request you follow has been accepted by the branch."),
+    "reject": lambda: _("A request you follow could not be taken on."),
+    "claim": lambda: _("A volunteer has taken a request you follow."),
+    "complete": lambda: _("A request you follow is done."),
+    "cancel": lambda: _("A request you follow was cancelled."),
+    "merge": lambda: _("A request you follow was merged into another one: you now follow that one."),
 }
 
 
@@ -157,6 +167,27 @@ def _announce(order: Order, event: OrderEvent, actor) -> None:
             payload={"order": order.pk, "action": event.action, "status": order.status},
             order_id=order.pk,
             notify=(notice(), event.note),
+        )
+    _announce_to_followers(order, event, exclude=recipients)
+
+
+def _announce_to_followers(order: Order, event: OrderEvent, *, exclude: set[int]) -> None:
+    """Followers hear of every step in the public shape (no address, phone or point; notes
+    masked) and are told in the notification centre of the steps a resident is told of."""
+    followers = set(OrderFollower.objects.filter(order_id=order.pk).values_list("user_id", flat=True)) - exclude
+    if not followers:
+        return
+    shown = public_event_payload(event, order)
+    payload = {"order": public_order_payload(order), "event": shown, "following": True}
+    publish(recipients=followers, kind="order.updated", payload=payload, order_id=order.pk)
+    notice = _FOLLOWER_NOTICES.get(event.action)
+    if notice is not None:
+        publish(
+            recipients=followers,
+            kind="order.notice",
+            payload={"order": order.pk, "action": event.action, "status": order.status, "following": True},
+            order_id=order.pk,
+            notify=(notice(), shown["note"]),
         )
 
 
@@ -1040,6 +1071,86 @@ def order_close_unconfirmed(*, order_id: int) -> Order:
     return closed
 
 
+# --- duplicates: "this is mine too" and merging -------------------------------------------------
+
+
+@transaction.atomic
+def order_follow(*, order_id: int, user) -> tuple[Order, bool]:
+    """ "This is mine too": a resident writing a request finds the same need already reported
+    nearby and follows that order instead (a +1 on it). Only an open order can be followed;
+    a closed or unknown one is the same 404, so that ids cannot be probed for past requests.
+    What a follower then sees is what the nearby list showed (area, masked description) and
+    the public timeline. Returns (order, followed now); following twice changes nothing."""
+    order = Order.objects.select_related("category", "branch__area", "volunteer", "grid").filter(pk=order_id).first()
+    if order is None or Status(order.status) not in OPEN:
+        raise OrderNotFound()
+    if order.resident_id == user.pk:
+        raise InvalidInput(fields={"order": [_("This is your own request.")]})
+    Order.objects.select_for_update().filter(pk=order.pk).first()  # one +1 at a time per order
+    _follower, created = OrderFollower.objects.get_or_create(
+        order=order, user=user, defaults={"source": OrderFollower.Source.MINE_TOO}
+    )
+    if created:
+        count = OrderFollower.objects.filter(order=order).count()
+        # No actor: the follower's name is theirs, not something the resident or others read.
+        event = _record(order, "follow", order.status, None, _("A neighbour has the same need (+1)."), {"count": count})
+        _announce(order, event, None)
+    return order, created
+
+
+@transaction.atomic
+def order_merge(*, order_id: int, user, into: int, reason: str = "") -> Order:
+    """Close `order_id` as a duplicate of `into` (status "merged"): its resident, and whoever
+    followed it, follow `into` from now on and hear of its steps; neither resident sees the
+    other's personal data. Both are open orders of the caller's desks; the duplicate has no
+    volunteer yet (submitted or accepted, `orders.states`).
+
+    Races: both rows are locked in id order before anything is decided, so two merges of the
+    same pair (either way round) cannot both win: the second finds the duplicate merged (the
+    conditional UPDATE matches nothing: invalid_transition) or its survivor no longer open."""
+    order, roles = _load(order_id, user)
+    _check("merge", order, roles)
+    note = (reason or "").strip()
+    if into == order.pk:
+        raise InvalidInput(fields={"into": [_("An order cannot be merged into itself.")]})
+    if order.reopen_count:
+        # It was done and rated once: not a fresh duplicate, and its verdicts stay in the figures.
+        raise InvalidInput(fields={"into": [_("A reopened order cannot be merged; cancel it instead.")]})
+    locked = {o.pk: o for o in Order.objects.select_for_update().filter(pk__in=[order.pk, into]).order_by("pk")}
+    survivor = locked.get(into)
+    # The same words whether it does not exist or is another desk's: no IDOR oracle.
+    unknown = InvalidInput(fields={"into": [_("Order %(id)s is not one of your desk's orders.") % {"id": into}]})
+    if survivor is None or not roles_for(user, survivor) & DESK:
+        raise unknown
+    if Status(survivor.status) not in OPEN:
+        raise InvalidInput(fields={"into": [_("Order %(id)s is no longer open.") % {"id": into}]})
+    now = timezone.now()
+    _move(order, "merge", guard=Q(branch_id=order.branch_id), fields={"merged_into_id": survivor.pk, "closed_at": now})
+    # The duplicate's resident follows the survivor, and so do the duplicate's followers.
+    moving = {order.resident_id, *OrderFollower.objects.filter(order=order).values_list("user_id", flat=True)}
+    already = set(OrderFollower.objects.filter(order=survivor).values_list("user_id", flat=True))
+    OrderFollower.objects.bulk_create(
+        [
+            OrderFollower(order=survivor, user_id=uid, source=OrderFollower.Source.MERGED, merged_from_id=order.pk)
+            for uid in moving
+            if uid not in already and uid != survivor.resident_id
+        ]
+    )
+    data = {"into": survivor.pk}
+    fresh = _finish(order, "merge", order.status, user, note, data)
+    fresh_survivor = _fetch(survivor.pk)
+    event = _record(
+        fresh_survivor,
+        "merge_in",
+        fresh_survivor.status,
+        user,
+        _("A duplicate request was merged into this one."),
+        {"from": order.pk, "count": OrderFollower.objects.filter(order=survivor).count()},
+    )
+    _announce(fresh_survivor, event, user)
+    return fresh
+
+
 ACTION_SERVICES: dict[str, Callable[..., Order]] = {
     "accept": order_accept,
     "reject": order_reject,
@@ -1054,4 +1165,5 @@ ACTION_SERVICES: dict[str, Callable[..., Order]] = {
     "complete": order_complete,
     "confirm": order_confirm,
     "reopen": order_reopen,
+    "merge": order_merge,
 }

@@ -21,6 +21,8 @@ class Status(StrEnum):
     CLOSED = "closed"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    # Closed as a duplicate of another order (`order_merge`): its resident follows that one.
+    MERGED = "merged"
 
 
 class Role(StrEnum):
@@ -32,6 +34,9 @@ class Role(StrEnum):
     OFFERED = "offered"  # a volunteer with an open offer for the order
     ASSIGNED = "assigned"  # the volunteer who holds the order
     SYSTEM = "system"  # timers and auto-dispatch
+    # Follows the order ("this is mine too", or their own request merged into it): reads its
+    # public timeline and hears of its steps, never its resident's personal data.
+    FOLLOWER = "follower"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ TRANSITIONS: dict[str, Transition] = {
         _t("complete", {S.IN_PROGRESS}, S.COMPLETED, {R.ASSIGNED}),
         _t("confirm", {S.COMPLETED}, S.CLOSED, {R.RESIDENT, R.SYSTEM}),
         _t("reopen", {S.COMPLETED, S.CLOSED}, S.ACCEPTED, {R.RESIDENT} | DESK),
+        # Only before a volunteer is involved: a duplicate is caught at review (docs/decisions.md).
+        _t("merge", {S.SUBMITTED, S.ACCEPTED}, S.MERGED, DESK),
     ]
 }
 
@@ -77,7 +84,7 @@ HELD = frozenset({S.CLAIMED, S.IN_PROGRESS})
 # States that must name a volunteer (backed by a database constraint).
 WITH_VOLUNTEER = frozenset({S.CLAIMED, S.IN_PROGRESS, S.COMPLETED, S.CLOSED})
 # Nothing more happens to an order in these states (closed may still be reopened for a while).
-FINAL = frozenset({S.REJECTED, S.CANCELLED, S.CLOSED})
+FINAL = frozenset({S.REJECTED, S.CANCELLED, S.CLOSED, S.MERGED})
 # Open = still waiting for someone (used by the figures and the desk).
 OPEN = frozenset({S.SUBMITTED, S.ACCEPTED, S.DISPATCHED, S.CLAIMED, S.IN_PROGRESS})
 

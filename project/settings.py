@@ -316,6 +316,15 @@ SANDAN: dict[str, Any] = {
     # Orders one resident may post (app, pages, Open311) in a sliding window; 429 beyond it.
     # Decided in the database under a lock on the resident (orders/limits.py), never in Redis.
     "ORDER_SUBMIT_RATE": env_str("ORDER_SUBMIT_RATE", "20/hour"),
+    # "Already reported nearby?": open requests of the same category within this many metres
+    # are shown to a resident writing a request (orders/duplicates.py).
+    "NEARBY_METRES": env_int("SANDAN_NEARBY_METRES", 300),
+    # The desk's likely duplicates: same category, within DUPLICATE_METRES, submitted within
+    # DUPLICATE_DAYS of each other, and texts at least DUPLICATE_SIMILARITY alike (0-1, the
+    # Dice score of characters and character bigrams; chosen on the synthetic pairs of bench/duplicates.py).
+    "DUPLICATE_METRES": env_int("SANDAN_DUPLICATE_METRES", 300),
+    "DUPLICATE_DAYS": env_int("SANDAN_DUPLICATE_DAYS", 7),
+    "DUPLICATE_SIMILARITY": float(env_str("SANDAN_DUPLICATE_SIMILARITY", "0.15")),
 }
 
 # --- Maps (web/static/web/map.js, docs/pages.md) -----------------------------------------------

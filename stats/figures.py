@@ -4,7 +4,10 @@ Cohort: every figure is about the orders *received* (submitted) in the period
 [`start` 00:00, `end` 24:00) local time, within the scope. Their current state is what the
 figures read, so the numbers for a past month settle as its last orders close.
 
-- `received`: orders submitted in the period.
+- `received`: orders submitted in the period, each need once: an order closed as a duplicate
+  of another (status `merged`, `orders.services.order_merge`) is not counted, its survivor
+  is. So a merged order is in no figure's numerator or denominator (it was never accepted
+  in its own right; it cannot have been rated: only orders never reopened are merged).
 - `accepted`: of those, orders accepted at some point and still in the service: status in
   accepted, dispatched, claimed, in_progress, completed, closed. (Submitted ones are not yet
   accepted, or were transferred and wait to be reviewed anew; rejected and cancelled are out.)
@@ -121,7 +124,8 @@ class Cohort:
         return cond
 
     def orders(self) -> QuerySet[Order]:
-        return Order.objects.filter(self.q())
+        # A merged duplicate is the same need as its survivor: counted once, as the survivor.
+        return Order.objects.filter(self.q()).exclude(status=Status.MERGED)
 
 
 def _duration(end: str, start: str) -> ExpressionWrapper:

@@ -20,6 +20,7 @@ from accounts.typing import AuthedHttpRequest
 from orders.errors import InvalidInput, OrderError
 from orders.models import Category
 from stats.charts import bar_chart
+from stats.exports import BRANCH_MONTH_COLUMNS, FORMATS, branch_months, export, export_title
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
 from stats.periods import parse_period
@@ -83,6 +84,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         title=_("Ratings"),
     )
     branch_id = scope.branch_ids[0] if scope.kind == "branch" and scope.branch_ids else None
+    # The figures per branch and month: a desk's scope only (a volunteer's has no branches).
+    per_branch = branch_months(scope, start, end) if scope.branch_ids is not None else None
     # Staff reach each branch's monthly review from the area's dashboard.
     below = Branch.objects.filter(pk__in=scope.branch_ids).order_by("name")[:200] if scope.kind == "area" else []
     return render(
@@ -102,6 +105,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
             "branch_id": branch_id,
             "branches_below": below,
             "month": f"{end:%Y-%m}",  # the most recent month of the period
+            "per_branch": per_branch,
+            "per_branch_columns": BRANCH_MONTH_COLUMNS,
         },
     )
 
@@ -162,6 +167,22 @@ def export_csv(request: AuthedHttpRequest) -> HttpResponse:
     for result, n in f["reviews"].items():
         writer.writerow([f"reviews_{result}", n])
     return response
+
+
+@login_required
+@domain_errors
+def export_branches(request: AuthedHttpRequest, fmt: str) -> HttpResponse:
+    """The dashboard's "per branch and month" table as .xlsx or CSV: the same scope, period
+    and category as the page, the same columns, headers in the page's language."""
+    if fmt not in FORMATS:
+        raise InvalidInput(fields={"format": [_("Use csv or xlsx.")]})
+    start, end = parse_period(request.GET.get("from"), request.GET.get("to"))
+    scope = scope_for(request.user, request.GET.get("scope"), category=request.GET.get("category") or None)
+    if scope.branch_ids is None:
+        raise InvalidInput(fields={"scope": [_("Figures per branch are for a branch or an area.")]})
+    rows = branch_months(scope, start, end)
+    name = f"branches-{scope.kind}-{scope.key}-{start}-{end}"
+    return export(fmt, BRANCH_MONTH_COLUMNS, rows, name, title=export_title())
 
 
 def _fmt(value) -> str:

@@ -98,3 +98,13 @@ def action_data(post) -> dict[str, Any]:
             continue
         data[key] = values if key == "volunteers" else values[0]
     return data
+
+
+class NearbyForm(forms.Form):
+    """What the request form knows so far, for "already reported nearby?"."""
+
+    category = forms.SlugField(max_length=40)
+    lat = forms.FloatField(min_value=-90, max_value=90, required=False)
+    lng = forms.FloatField(min_value=-180, max_value=180, required=False)
+    grid = forms.ModelChoiceField(queryset=Area.objects.filter(level=Area.Level.GRID), required=False)
+    text = forms.CharField(max_length=MAX_DESCRIPTION, required=False)

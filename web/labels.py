@@ -15,6 +15,7 @@ STATUS_LABELS = {
     "closed": gettext_lazy("Closed"),
     "rejected": gettext_lazy("Not taken on"),
     "cancelled": gettext_lazy("Cancelled"),
+    "merged": gettext_lazy("Merged: a duplicate"),
 }
 
 ACTION_LABELS = {
@@ -34,6 +35,9 @@ ACTION_LABELS = {
     "reopen": gettext_lazy("Reopened"),
     "cascade": gettext_lazy("Offered to the next volunteer"),
     "escalate": gettext_lazy("Escalated"),
+    "follow": gettext_lazy("A neighbour has the same need (+1)"),
+    "merge": gettext_lazy("Merged into another request"),
+    "merge_in": gettext_lazy("A duplicate was merged in"),
 }
 
 ACTION_DONE = {
@@ -50,6 +54,7 @@ ACTION_DONE = {
     "complete": gettext_lazy("Marked as done. Thank you!"),
     "confirm": gettext_lazy("Thank you for your rating."),
     "reopen": gettext_lazy("Reopened."),
+    "merge": gettext_lazy("Merged as a duplicate."),
 }
 
 URGENCY_LABELS = {

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -26,17 +27,19 @@ from matching.services import rank_for_order
 from notifications.delivery.preferences import prefs_for
 from orders import actions, services
 from orders.attachments import order_attach
+from orders.duplicates import likely_duplicates, nearby_open
 from orders.errors import OrderError, OrderNotFound, RateLimited
 from orders.models import Order
-from orders.privacy import shown_actor, shown_text
+from orders.privacy import public_description, shown_actor, shown_text
 from orders.selectors import can_see_personal_data, open_offers_for, order_get_for, order_list
 from orders.states import ACTIONS, Role, allowed_from, may
+from stats.exports import FORMATS, export
 from volunteers.api import me_payload
 from volunteers.models import Volunteer
 from volunteers.services import volunteer_update
 from web import desk as desk_lists
-from web import selectors
-from web.forms import DutyForm, OrderForm, action_data
+from web import exports, selectors
+from web.forms import DutyForm, NearbyForm, OrderForm, action_data
 from web.hours import hours_with_credits
 from web.labels import error_message
 from web.map import map_settings, order_place, pin_start
@@ -95,6 +98,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 def my_orders(request: HttpRequest) -> HttpResponse:
     orders = list(order_list(request.user, role="resident").select_related("grid")[:100])
+    for order in orders:
+        # A request they follow is a neighbour's: its words as a follower may read them.
+        order.following = order.resident_id != request.user.pk  # type: ignore[attr-defined]
+        order.shown_description = (  # type: ignore[attr-defined]
+            public_description(order) if order.following else order.description  # type: ignore[attr-defined]
+        )
     if request.GET.get("fragment") == "list":
         return render(request, "web/partials/my_orders.html", {"orders": orders})
     return _page(request, "web/my_orders.html", {"orders": orders})
@@ -152,6 +161,43 @@ def order_new(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@login_required
+@never_cache
+@require_GET
+def order_nearby(request: HttpRequest) -> HttpResponse:
+    """The "already reported nearby?" part of the request form, re-rendered as the resident
+    chooses a category, a place and types (web/static/web/nearby.js)."""
+    form = NearbyForm(request.GET)
+    rows = []
+    if form.is_valid():
+        data = form.cleaned_data
+        lat, lng = data.get("lat"), data.get("lng")
+        grid = data.get("grid")
+        if (lat is None or lng is None) and grid is not None:
+            lat, lng = grid.center_lat, grid.center_lng
+        try:
+            rows = nearby_open(request.user, category=data["category"], lat=lat, lng=lng, text=data.get("text") or "")
+        except OrderError:
+            rows = []
+    return render(request, "web/partials/nearby.html", {"nearby": rows})
+
+
+@login_required
+@require_POST
+def order_follow(request: HttpRequest, order_id: int) -> HttpResponse:
+    """ "This is mine too": follow the neighbour's request instead of sending one's own."""
+    try:
+        services.order_follow(order_id=order_id, user=request.user)
+    except OrderNotFound:
+        messages.error(request, _("That request is no longer open."))
+        return redirect("web:order-new")
+    except OrderError as error:
+        messages.error(request, error_message(error))
+        return redirect("web:order-new")
+    messages.success(request, _("Added: you follow this request and will hear of each step."))
+    return redirect("web:order", order_id=order_id)
+
+
 # --- one order, every role ---------------------------------------------------------------------
 
 
@@ -185,6 +231,11 @@ def _order_context(request: HttpRequest, order: Order, roles: set[Role]) -> dict
         context["offers"] = offer_summary(order)
     if desk and "transfer" in available:
         context["transfer_targets"] = selectors.transfer_targets(request.user, order)
+    if desk and "merge" in available:
+        context["duplicates"] = likely_duplicates(request.user, order.pk)
+    if desk or Role.RESIDENT in roles:
+        context["followers"] = order.followers.count()
+    context["following"] = Role.FOLLOWER in roles and Role.RESIDENT not in roles
     if desk and "dispatch" in available:
         context["candidates"] = _candidates(order)
         context["candidates_api"] = selectors.api_route_exists(
@@ -378,6 +429,52 @@ def desk(request: HttpRequest) -> HttpResponse:
     if is_staff:
         context["escalations"] = selectors.desk_escalations(request.user, branch_id=branch_id)
     return _page(request, "web/desk.html", context)
+
+
+@login_required
+@never_cache
+def desk_orders(request: HttpRequest) -> HttpResponse:
+    """Every order of the caller's desks, filtered; the same rows as the files below."""
+    branches = list(selectors.desk_branches(request.user))
+    if not branches:
+        raise Http404()
+    form = exports.OrderFilters(request.GET or None, branches=branches)
+    values = form.values()
+    qs = exports.filtered(request.user, values)
+    total = qs.count()
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    start = (page - 1) * exports.PAGE_SIZE
+    rows = list(exports.rows(qs[start : start + exports.PAGE_SIZE]))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return _page(
+        request,
+        "web/desk_orders.html",
+        {
+            "form": form,
+            "columns": exports.COLUMNS,
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // exports.PAGE_SIZE)),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+@never_cache
+def desk_orders_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The desk's order list with the page's filters, every row, as .xlsx or CSV (streamed)."""
+    branches = list(selectors.desk_branches(request.user))
+    if not branches or fmt not in FORMATS:
+        raise Http404()
+    values = exports.OrderFilters(request.GET or None, branches=branches).values()
+    name = f"orders-{timezone.localdate():%Y%m%d}"
+    return export(fmt, exports.COLUMNS, exports.rows(exports.filtered(request.user, values)), name, title=_("Orders"))
 
 
 # --- installable app ---------------------------------------------------------------------------

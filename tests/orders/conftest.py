@@ -114,6 +114,14 @@ def reach(cast) -> Callable[..., Order]:
             services.order_reject(order_id=order.pk, user=who.secretary, reason="Not something we do")
         elif status == "cancelled":
             services.order_cancel(order_id=order.pk, user=who.resident, reason="No longer needed")
+        elif status == "merged":
+            survivor, _created = services.order_submit(
+                resident=who.resident,
+                data=services.OrderInput(
+                    category=order.category.code, description=order.description, lat=order.lat, lng=order.lng
+                ),
+            )
+            services.order_merge(order_id=order.pk, user=who.secretary, into=survivor.pk)
         else:
             order.refresh_from_db()
             for step in PATH[PATH.index(order.status) + 1 : PATH.index(status) + 1]:

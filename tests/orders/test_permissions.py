@@ -45,6 +45,7 @@ SOURCE = {
     "complete": "in_progress",
     "confirm": "completed",
     "reopen": "completed",
+    "merge": "submitted",
 }
 
 # Who may take each action on an order of the north cast (resident, secretary, volunteer
@@ -63,6 +64,7 @@ ALLOWED = {
     "complete": {"volunteer"},
     "confirm": {"resident"},
     "reopen": {"resident", "secretary", "staff"},
+    "merge": {"secretary", "staff"},
 }
 
 # In the other scope the south cast plays the same parts.
@@ -138,9 +140,10 @@ def test_permission_matrix(action, scope, person, api, world, everyone, cast, ot
     # In the other scope a person plays the part their mirror plays in the own scope.
     part = MIRROR.get(person, person) if scope == "other" else person
 
-    response = api(everyone[person]).post(
-        f"/api/v1/orders/{order.pk}/{action}", body(action, world, scope), format="json"
-    )
+    data = body(action, world, scope)
+    if action == "merge":
+        data["into"] = new_order(user=who.resident).pk  # the same need, posted again in that scope
+    response = api(everyone[person]).post(f"/api/v1/orders/{order.pk}/{action}", data, format="json")
 
     if person == "anonymous":
         assert response.status_code in {401, 403}

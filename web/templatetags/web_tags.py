@@ -141,3 +141,9 @@ def hours_unit(value) -> str:
     if value is None:
         return ""
     return _("%(hours)s h") % {"hours": hours(value)}
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """A 0–1 fraction as a whole percentage ("83%")."""
+    return "—" if value is None else f"{value * 100:.0f}%"
