@@ -266,12 +266,16 @@ class Attachment(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """Remembers an order-creating request so that a retry returns the same order."""
+    """Remembers an order-creating request, or a lifecycle action (`orders.actions`), so that
+    a retry returns the same order or the action's first result instead of acting again."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=128)
     request_hash = models.CharField(max_length=64)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    # Empty for a create; else the action (start, complete, …) and what it answered the first time.
+    action = models.CharField(max_length=16, blank=True, default="")
+    result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -38,7 +38,7 @@ from web import desk as desk_lists
 from web import selectors
 from web.forms import DutyForm, OrderForm, action_data
 from web.hours import hours_with_credits
-from web.labels import error_message
+from web.labels import STATUS_LABELS, error_message
 from web.offers import offer_summary
 from web.reasons import plain_reasons
 
@@ -234,10 +234,15 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
     if action == "dispatch" and "volunteer" in data and "mode" not in data:
         data["mode"] = "direct"  # the "offer to them" button of a candidate row
     photo = request.FILES.get("photo")
+    # The form's one-time key (or the queue's, for a tap kept while offline): sent again, the
+    # action is taken once and answers as the first time.
+    key = (data.pop("key", None) or request.headers.get("Idempotency-Key") or "")[:128] or None
     try:
         with transaction.atomic():
-            order = actions.order_act(order_id=order_id, user=request.user, action=action, data=data)
-            if photo is not None and action == "complete":
+            result = actions.order_act(
+                order_id=order_id, user=request.user, action=action, data=data, idempotency_key=key
+            )
+            if photo is not None and action == "complete" and not result.replayed:
                 order_attach(order_id=order_id, user=request.user, kind="photo", upload=photo)
     except (OrderError, ValidationError) as raised:
         error: Exception = raised
@@ -246,14 +251,37 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
         code = getattr(error, "code", "invalid")
         text = error_message(error)
         if _wants_json(request):
-            return JsonResponse({"ok": False, "code": code, "message": text}, status=getattr(error, "status_code", 400))
+            answer = {"ok": False, "code": code, "message": text}
+            now = _status_now(request, order_id)
+            if now:
+                answer["now"] = now
+            return JsonResponse(answer, status=getattr(error, "status_code", 400))
         messages.error(request, text)
         return redirect(back)
     text = _done_message(action)
     if _wants_json(request):
-        return JsonResponse({"ok": True, "code": "ok", "message": text, "status": order.status, "order": order.pk})
+        return JsonResponse(
+            {
+                "ok": True,
+                "code": "ok",
+                "message": text,
+                "status": result.status,
+                "order": order_id,
+                "replayed": result.replayed,
+            }
+        )
     messages.success(request, text)
     return redirect(back)
+
+
+def _status_now(request: HttpRequest, order_id: int) -> str:
+    """Where a refused action's order stands now, in words, if this person may still see it:
+    a tap kept without signal may reach an order that moved on meanwhile."""
+    try:
+        order, _roles = order_get_for(request.user, order_id)
+    except OrderNotFound:
+        return ""
+    return str(STATUS_LABELS.get(order.status, order.status))
 
 
 def _messages(detail: Any) -> list[str]:
@@ -385,6 +413,7 @@ SHELL_ASSETS = [
     "web/volunteer.js",
     "web/alerts.js",
     "web/outbox.js",
+    "web/action-queue.js",
     "web/icons/icon-192.png",
 ]
 
@@ -394,7 +423,12 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     """Served from the root so that its scope covers every page (a worker under /static/
     could only control /static/). The shell list carries the real (hashed) static URLs."""
     shell = [reverse("web:offline"), *(static(path) for path in SHELL_ASSETS)]
-    code = (STATIC_DIR / "sw.js").read_text().replace("__SHELL__", json.dumps(shell))
+    code = (
+        (STATIC_DIR / "sw.js")
+        .read_text()
+        .replace("__SHELL__", json.dumps(shell))
+        .replace("__QUEUE__", json.dumps(static("web/action-queue.js")))
+    )
     response = HttpResponse(code, content_type="application/javascript")
     response["Cache-Control"] = "no-cache"
     response["Service-Worker-Allowed"] = "/"
