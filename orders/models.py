@@ -48,6 +48,11 @@ class Order(models.Model):
         HIGH = "high", _("high")
         URGENT = "urgent", _("urgent")
 
+    class Kind(models.TextChoices):
+        REQUEST = "request", _("request")
+        # "Call me back": a category and perhaps a voice note, nothing else; the desk calls first.
+        CALLBACK = "callback", _("call me back")
+
     class DispatchMode(models.TextChoices):
         DIRECT = "direct", _("direct")
         POOL = "pool", _("pool")
@@ -74,6 +79,7 @@ class Order(models.Model):
     lat = models.FloatField(_("latitude"), validators=LAT_VALIDATORS)
     lng = models.FloatField(_("longitude"), validators=LNG_VALIDATORS)
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.REQUEST)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
     window_start = models.DateTimeField(_("preferred from"), null=True, blank=True)
     window_end = models.DateTimeField(_("preferred until"), null=True, blank=True)
