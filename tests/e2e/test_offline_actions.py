@@ -4,6 +4,7 @@ signal is back. A tap that meets an order which moved on meanwhile is explained 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, expect
 from orders import services
 from orders.models import Attachment, IdempotencyKey, Order, OrderEvent
 from tests.e2e.conftest import DESKTOP
+from tests.e2e.test_page_tour import DOCS, save_small
 from tests.e2e.test_small_fixes import jpeg, submit, to_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -33,9 +35,15 @@ def queued(page: Page) -> int:
     return page.evaluate(QUEUED)
 
 
-def shot(page: Page, screenshots, name: str) -> None:
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(screenshots / name), full_page=False)
+def shot(page: Page, screenshots, name: str, size: str) -> None:
+    """The page down to the task (the waiting taps' banner, the taps kept); with
+    SANDAN_DOCS_SCREENSHOTS=1 also the small copy in docs/pages/."""
+    width = page.viewport_size["width"] if page.viewport_size else 390
+    height = min(page.evaluate("document.scrollingElement.scrollHeight"), 2200 if size == "phone" else 1500)
+    png = page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": height}, full_page=True)
+    (screenshots / name).write_bytes(png)
+    if os.environ.get("SANDAN_DOCS_SCREENSHOTS") == "1":
+        save_small(png, DOCS / name, size)
 
 
 @pytest.mark.parametrize(("locale", "lang"), [("zh-CN", "zh-Hans"), ("en-GB", "en")])
@@ -68,9 +76,9 @@ def test_start_and_done_without_signal_are_sent_once_when_it_is_back(
     expect(done.locator("button[type=submit]")).to_be_disabled()
     assert queued(page) == 2
     assert Order.objects.get(pk=order.pk).status == "claimed"  # nothing reached the server
-    shot(page, screenshots, f"{lang}-phone-offline-taps.png")
+    shot(page, screenshots, f"{lang}-phone-offline-taps.png", "phone")
     page.set_viewport_size(DESKTOP)
-    shot(page, screenshots, f"{lang}-desk-offline-taps.png")
+    shot(page, screenshots, f"{lang}-desk-offline-taps.png", "desk")
 
     page.context.set_offline(False)
     sent = page.locator("#flash .flash-success")
