@@ -11,6 +11,9 @@ class User(AbstractUser):
     (a Volunteer profile, a secretary seat on a Branch, a staff seat on an Area)."""
 
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
+    # Twice the type and the tap targets on the resident's pages (many requesters are elderly);
+    # kept here so that it follows the person to every phone they sign in on.
+    large_type = models.BooleanField(_("large type"), default=False)
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -154,10 +154,14 @@ class OrderAction(APIView):
         request=inline_serializer("ActionBody", {"reason": serializers.CharField(required=False)}),
         responses=OrderDetailSerializer,
         description="Bodies: dispatch {mode, volunteer | volunteers | top}; complete {note, hours}; "
-        "confirm {rating, comment}; reject, transfer {branch | area}, release, reopen, cancel {reason}.",
+        "confirm {rating, comment}; reject, transfer {branch | area}, release, reopen, cancel {reason}. "
+        "With an Idempotency-Key the action is taken once: a retry answers as the first call did.",
     )
     def post(self, request: Request, order_id: int, action: str) -> Response:
-        order_act(order_id=order_id, user=request.user, action=action, data=request.data)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise InvalidInput(fields={"Idempotency-Key": [_("Use a key of 1 to 128 visible ASCII characters.")]})
+        order_act(order_id=order_id, user=request.user, action=action, data=request.data, idempotency_key=key)
         try:
             order, roles = order_get_for(request.user, order_id)
         except OrderNotFound:

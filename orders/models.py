@@ -48,6 +48,11 @@ class Order(models.Model):
         HIGH = "high", _("high")
         URGENT = "urgent", _("urgent")
 
+    class Kind(models.TextChoices):
+        REQUEST = "request", _("request")
+        # "Call me back": a category and perhaps a voice note, nothing else; the desk calls first.
+        CALLBACK = "callback", _("call me back")
+
     class DispatchMode(models.TextChoices):
         DIRECT = "direct", _("direct")
         POOL = "pool", _("pool")
@@ -74,6 +79,7 @@ class Order(models.Model):
     lat = models.FloatField(_("latitude"), validators=LAT_VALIDATORS)
     lng = models.FloatField(_("longitude"), validators=LNG_VALIDATORS)
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.REQUEST)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
     window_start = models.DateTimeField(_("preferred from"), null=True, blank=True)
     window_end = models.DateTimeField(_("preferred until"), null=True, blank=True)
@@ -307,12 +313,16 @@ class Attachment(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """Remembers an order-creating request so that a retry returns the same order."""
+    """Remembers an order-creating request, or a lifecycle action (`orders.actions`), so that
+    a retry returns the same order or the action's first result instead of acting again."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=128)
     request_hash = models.CharField(max_length=64)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    # Empty for a create; else the action (start, complete, …) and what it answered the first time.
+    action = models.CharField(max_length=16, blank=True, default="")
+    result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

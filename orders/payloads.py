@@ -51,6 +51,7 @@ def order_payload(order: Order, *, personal: bool) -> dict[str, Any]:
         "category": order.category.code,
         "description": order.description,
         "urgency": order.urgency,
+        "kind": order.kind,
         "branch": order.branch_id,
         "volunteer": order.volunteer_id,
         "area": order.grid.name if order.grid is not None else None,

@@ -52,6 +52,8 @@ class OrderCreateSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
     contact_phone = serializers.RegexField(r"^\+?[0-9 ()-]{5,20}$", required=False, allow_blank=True, max_length=32)
     urgency = serializers.ChoiceField(choices=Order.Urgency.choices, default=Order.Urgency.NORMAL)
+    # "callback": the resident asks to be called back; the desk calls them first.
+    kind = serializers.ChoiceField(choices=Order.Kind.choices, default=Order.Kind.REQUEST)
     window_start = serializers.DateTimeField(required=False, allow_null=True)
     window_end = serializers.DateTimeField(required=False, allow_null=True)
     # Staff entering a walk-in or phone-in request name the resident it is for.
@@ -148,6 +150,7 @@ class OrderSerializer(OutputSerializer):
             "lat",
             "lng",
             "urgency",
+            "kind",
             "contact_phone",
             "branch",
             "branch_name",

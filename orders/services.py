@@ -250,9 +250,14 @@ class OrderInput:
     urgency: str = Order.Urgency.NORMAL
     window_start: datetime | None = None
     window_end: datetime | None = None
+    # Order.Kind: "callback" is the one-screen "call me back" (the desk calls first).
+    kind: str = Order.Kind.REQUEST
 
     def fingerprint(self) -> str:
-        raw = json.dumps(self.__dict__, default=str, sort_keys=True)
+        fields = dict(self.__dict__)
+        if fields["kind"] == Order.Kind.REQUEST:
+            del fields["kind"]  # as before kinds existed: a retry across an upgrade still matches
+        raw = json.dumps(fields, default=str, sort_keys=True)
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -394,6 +399,7 @@ def _create_order(*, resident, data: OrderInput, submitted_by, source: str | Non
         address=data.address if data.address is not None else getattr(profile, "address", ""),
         contact_phone=data.contact_phone if data.contact_phone is not None else getattr(profile, "phone", ""),
         urgency=data.urgency,
+        kind=data.kind,
         window_start=data.window_start,
         window_end=data.window_end,
         grid=grid,

@@ -4,6 +4,7 @@ overdue before the rest), and for dispatched orders who holds the offer and for 
 from __future__ import annotations
 
 from orders.models import Order
+from orders.states import Status
 from web import selectors
 from web.offers import offer_summaries
 
@@ -15,16 +16,23 @@ URGENCY_RANK: dict[str, int] = {
 }
 
 
-def pressing_first(rows: list[Order]) -> list[Order]:
-    """Urgent and overdue orders lead; among them the more urgent, then the overdue, then the
-    one that has waited longest. Rows carry their `clock` (`selectors.with_clocks`)."""
+def to_call(order: Order) -> bool:
+    """A "call me back" nobody has answered yet: someone at the desk picks up the phone first."""
+    return order.kind == Order.Kind.CALLBACK and order.status == Status.SUBMITTED
 
-    def key(order: Order) -> tuple[int, int, int, int]:
+
+def pressing_first(rows: list[Order]) -> list[Order]:
+    """Residents waiting for a call lead; then urgent and overdue orders; among them the more
+    urgent, then the overdue, then the one that has waited longest. Rows carry their `clock`
+    (`selectors.with_clocks`)."""
+
+    def key(order: Order) -> tuple[int, int, int, int, int]:
         clock = getattr(order, "clock", None)
         overdue = bool(clock and clock.overdue)
         urgency = URGENCY_RANK.get(order.urgency, 2)
         pressing = overdue or urgency == 0
-        return (0 if pressing else 1, urgency, 0 if overdue else 1, -(clock.minutes if clock else 0))
+        waited = -(clock.minutes if clock else 0)
+        return (0 if to_call(order) else 1, 0 if pressing else 1, urgency, 0 if overdue else 1, waited)
 
     return sorted(rows, key=key)
 

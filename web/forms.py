@@ -83,6 +83,42 @@ class OrderForm(forms.Form):
         return data
 
 
+class CallMeForm(forms.Form):
+    """The one-screen "call me back": what it is about, and a voice note if they like. The
+    neighbourhood and the phone are asked only when the profile does not have them."""
+
+    category = forms.ChoiceField(label=_("What is it about?"), widget=forms.RadioSelect)
+    voice = forms.FileField(label=_("Voice message"), required=False)
+    key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+    grid = forms.ModelChoiceField(
+        label=_("Neighbourhood"), queryset=Area.objects.none(), required=False, empty_label=_("— choose —")
+    )
+    contact_phone = forms.RegexField(label=_("Your phone number"), regex=PHONE_PATTERN, max_length=32, required=False)
+
+    def __init__(self, *args: Any, has_home: bool = False, has_phone: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        category = cast(forms.ChoiceField, self.fields["category"])
+        category.choices = [(c.code, category_label(c)) for c in Category.objects.filter(active=True)]
+        self.has_home, self.has_phone = has_home, has_phone
+        if has_home:
+            del self.fields["grid"]
+        else:
+            grid = cast(forms.ModelChoiceField, self.fields["grid"])
+            grid.queryset = Area.objects.filter(level=Area.Level.GRID).order_by("name")
+            grid.label_from_instance = local_name  # type: ignore[method-assign]
+            grid.required = True
+        if has_phone:
+            del self.fields["contact_phone"]
+        else:
+            self.fields["contact_phone"].required = True
+        if not self.is_bound:
+            self.initial["key"] = uuid.uuid4().hex
+
+
+class LargeTypeForm(forms.Form):
+    on = forms.BooleanField(required=False)
+
+
 class DutyForm(forms.Form):
     on_duty = forms.BooleanField(required=False)
 

@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
 
+from accounts.services import user_set_large_type
 from core.geo import shown_distance_m
 from matching.services import rank_for_order
 from notifications.delivery.preferences import prefs_for
@@ -39,9 +40,9 @@ from volunteers.models import Volunteer
 from volunteers.services import volunteer_update
 from web import desk as desk_lists
 from web import exports, selectors
-from web.forms import DutyForm, NearbyForm, OrderForm, action_data
+from web.forms import CallMeForm, DutyForm, LargeTypeForm, NearbyForm, OrderForm, action_data
 from web.hours import hours_with_credits
-from web.labels import error_message
+from web.labels import STATUS_LABELS, error_message
 from web.map import map_settings, order_place, pin_start
 from web.offers import offer_summary
 from web.reasons import plain_reasons
@@ -55,12 +56,15 @@ def _me(request: HttpRequest) -> dict[str, Any]:
     return request._sandan_me  # type: ignore[attr-defined]
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _page(request: HttpRequest, template: str, context: dict[str, Any], *, resident: bool = False) -> HttpResponse:
+    """`resident`: one of the resident's pages, which offer large type (on the account)."""
     me = _me(request)
     base = {
         "me": me,
         "roles": set(me["roles"]),
         "is_desk": bool({"secretary", "staff"} & set(me["roles"])),
+        "resident_page": resident,
+        "large_type": resident and bool(getattr(request.user, "large_type", False)),
     }
     return render(request, template, {**base, **context})
 
@@ -106,7 +110,7 @@ def my_orders(request: HttpRequest) -> HttpResponse:
         )
     if request.GET.get("fragment") == "list":
         return render(request, "web/partials/my_orders.html", {"orders": orders})
-    return _page(request, "web/my_orders.html", {"orders": orders})
+    return _page(request, "web/my_orders.html", {"orders": orders}, resident=True)
 
 
 @login_required
@@ -128,33 +132,13 @@ def order_new(request: HttpRequest) -> HttpResponse:
             urgency=data["urgency"],
         )
         attachments = [(kind, data[kind]) for kind in ("photo", "voice") if data.get(kind)]
-        try:
-            # The order and its photo / voice note land together or not at all. The form's key
-            # makes a resend (a phone that lost the answer, a request sent again once back
-            # online) return the first order, not a second.
-            order, _created = services.order_submit(
-                resident=request.user,
-                data=order_input,
-                idempotency_key=data.get("key") or None,
-                attachments=attachments,
-            )
-        except OrderError as error:
-            for field, errors in (error.fields or {}).items():
-                target = {"lat": "grid"}.get(field, field)
-                for message in errors:
-                    form.add_error(target if target in form.fields else None, message)
-            if not error.fields:
-                form.add_error(None, error_message(error))
-            if isinstance(error, RateLimited):
-                retry_after = error.retry_after  # the form comes back as typed, with when to retry
-        else:
-            messages.success(request, _("Your request has been sent to the branch."))
-            if request.headers.get("X-Requested-With") == "fetch":
-                # The form's script opens the order itself (and the message waits for that page).
-                return JsonResponse({"ok": True, "url": reverse("web:order", args=[order.pk])})
-            return redirect("web:order", order_id=order.pk)
+        sent, retry_after = _submit(
+            request, form, order_input, attachments, _("Your request has been sent to the branch.")
+        )
+        if sent is not None:
+            return sent
     context = {"form": form, "has_home": has_home, "map_config": map_settings(), "pin_start": pin_start(profile)}
-    response = _page(request, "web/order_new.html", context)
+    response = _page(request, "web/order_new.html", context, resident=True)
     if retry_after is not None:
         response.status_code = 429
         response["Retry-After"] = str(retry_after)
@@ -182,6 +166,76 @@ def order_nearby(request: HttpRequest) -> HttpResponse:
     return render(request, "web/partials/nearby.html", {"nearby": rows})
 
 
+def _submit(
+    request: HttpRequest,
+    form: Any,
+    order_input: services.OrderInput,
+    attachments: list[tuple[str, Any]],
+    done: str,
+) -> tuple[HttpResponse | None, int | None]:
+    """Submit through the service: the answer on success, or the form's errors (and, for a
+    resident over the rate, when to retry)."""
+    try:
+        # The order and its photo / voice note land together or not at all. The form's key
+        # makes a resend (a phone that lost the answer, a request sent again once back
+        # online) return the first order, not a second.
+        order, _created = services.order_submit(
+            resident=request.user,
+            data=order_input,
+            idempotency_key=form.cleaned_data.get("key") or None,
+            attachments=attachments,
+        )
+    except OrderError as error:
+        for field, errors in (error.fields or {}).items():
+            target = {"lat": "grid"}.get(field, field)
+            for message in errors:
+                form.add_error(target if target in form.fields else None, message)
+        if not error.fields:
+            form.add_error(None, error_message(error))
+        # The form comes back as typed, with when to retry.
+        return None, error.retry_after if isinstance(error, RateLimited) else None
+    messages.success(request, done)
+    if request.headers.get("X-Requested-With") == "fetch":
+        # The form's script opens the order itself (and the message waits for that page).
+        return JsonResponse({"ok": True, "url": reverse("web:order", args=[order.pk])}), None
+    return redirect("web:order", order_id=order.pk), None
+
+
+@login_required
+@never_cache
+def order_call_me(request: HttpRequest) -> HttpResponse:
+    """ "Call me back" on one screen: a category and, if they like, a voice note; the desk
+    sees it first and calls (Order.Kind.CALLBACK)."""
+    profile = getattr(request.user, "resident", None)
+    has_home = profile is not None and profile.lat is not None and profile.lng is not None
+    has_phone = bool(profile is not None and profile.phone)
+    form = CallMeForm(request.POST or None, request.FILES or None, has_home=has_home, has_phone=has_phone)
+    retry_after: int | None = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        grid = data.get("grid")
+        order_input = services.OrderInput(
+            category=data["category"],
+            # Words for whoever opens it; the kind is what the desk sorts and marks by.
+            description=_("Please call me back."),
+            lat=grid.center_lat if grid else None,
+            lng=grid.center_lng if grid else None,
+            contact_phone=data.get("contact_phone") or None,
+            kind=Order.Kind.CALLBACK,
+        )
+        attachments = [("voice", data["voice"])] if data.get("voice") else []
+        sent, retry_after = _submit(
+            request, form, order_input, attachments, _("Thank you. We will call you back soon.")
+        )
+        if sent is not None:
+            return sent
+    response = _page(request, "web/call_me.html", {"form": form}, resident=True)
+    if retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 @login_required
 @require_POST
 def order_follow(request: HttpRequest, order_id: int) -> HttpResponse:
@@ -196,6 +250,16 @@ def order_follow(request: HttpRequest, order_id: int) -> HttpResponse:
         return redirect("web:order-new")
     messages.success(request, _("Added: you follow this request and will hear of each step."))
     return redirect("web:order", order_id=order_id)
+
+
+@login_required
+@require_POST
+def large_type(request: HttpRequest) -> HttpResponse:
+    """The large-type switch of the resident's pages: kept on their account."""
+    form = LargeTypeForm(request.POST)
+    form.is_valid()
+    user_set_large_type(user=request.user, on=form.cleaned_data.get("on", False))
+    return redirect(_safe_next(request, reverse("web:my-orders")))
 
 
 # --- one order, every role ---------------------------------------------------------------------
@@ -275,7 +339,7 @@ def order_page(request: HttpRequest, order_id: int) -> HttpResponse:
     context = _order_context(request, order, roles)
     if request.GET.get("fragment") == "live":
         return render(request, "web/partials/order_live.html", context)
-    return _page(request, "web/order.html", context)
+    return _page(request, "web/order.html", context, resident=Role.RESIDENT in roles)
 
 
 @login_required
@@ -289,10 +353,15 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
     if action == "dispatch" and "volunteer" in data and "mode" not in data:
         data["mode"] = "direct"  # the "offer to them" button of a candidate row
     photo = request.FILES.get("photo")
+    # The form's one-time key (or the queue's, for a tap kept while offline): sent again, the
+    # action is taken once and answers as the first time.
+    key = (data.pop("key", None) or request.headers.get("Idempotency-Key") or "")[:128] or None
     try:
         with transaction.atomic():
-            order = actions.order_act(order_id=order_id, user=request.user, action=action, data=data)
-            if photo is not None and action == "complete":
+            result = actions.order_act(
+                order_id=order_id, user=request.user, action=action, data=data, idempotency_key=key
+            )
+            if photo is not None and action == "complete" and not result.replayed:
                 order_attach(order_id=order_id, user=request.user, kind="photo", upload=photo)
     except (OrderError, ValidationError) as raised:
         error: Exception = raised
@@ -301,14 +370,37 @@ def order_act(request: HttpRequest, order_id: int, action: str) -> HttpResponse:
         code = getattr(error, "code", "invalid")
         text = error_message(error)
         if _wants_json(request):
-            return JsonResponse({"ok": False, "code": code, "message": text}, status=getattr(error, "status_code", 400))
+            answer = {"ok": False, "code": code, "message": text}
+            now = _status_now(request, order_id)
+            if now:
+                answer["now"] = now
+            return JsonResponse(answer, status=getattr(error, "status_code", 400))
         messages.error(request, text)
         return redirect(back)
     text = _done_message(action)
     if _wants_json(request):
-        return JsonResponse({"ok": True, "code": "ok", "message": text, "status": order.status, "order": order.pk})
+        return JsonResponse(
+            {
+                "ok": True,
+                "code": "ok",
+                "message": text,
+                "status": result.status,
+                "order": order_id,
+                "replayed": result.replayed,
+            }
+        )
     messages.success(request, text)
     return redirect(back)
+
+
+def _status_now(request: HttpRequest, order_id: int) -> str:
+    """Where a refused action's order stands now, in words, if this person may still see it:
+    a tap kept without signal may reach an order that moved on meanwhile."""
+    try:
+        order, _roles = order_get_for(request.user, order_id)
+    except OrderNotFound:
+        return ""
+    return str(STATUS_LABELS.get(order.status, order.status))
 
 
 def _messages(detail: Any) -> list[str]:
@@ -487,6 +579,7 @@ SHELL_ASSETS = [
     "web/volunteer.js",
     "web/alerts.js",
     "web/outbox.js",
+    "web/action-queue.js",
     "web/icons/icon-192.png",
 ]
 
@@ -496,7 +589,12 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     """Served from the root so that its scope covers every page (a worker under /static/
     could only control /static/). The shell list carries the real (hashed) static URLs."""
     shell = [reverse("web:offline"), *(static(path) for path in SHELL_ASSETS)]
-    code = (STATIC_DIR / "sw.js").read_text().replace("__SHELL__", json.dumps(shell))
+    code = (
+        (STATIC_DIR / "sw.js")
+        .read_text()
+        .replace("__SHELL__", json.dumps(shell))
+        .replace("__QUEUE__", json.dumps(static("web/action-queue.js")))
+    )
     response = HttpResponse(code, content_type="application/javascript")
     response["Cache-Control"] = "no-cache"
     response["Service-Worker-Allowed"] = "/"

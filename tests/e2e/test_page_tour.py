@@ -101,6 +101,7 @@ def city(world, resident, secretary, staff, volunteer, volunteer2):
     orders = {}
     orders["urgent"] = submit("家里水管爆了，请尽快来人帮忙关总阀。", "repair", urgency="urgent")
     orders["waiting"] = submit("想了解医保报销的新政策。", "policy")
+    orders["call-me"] = submit("请给我回电话。", "elderly", kind="callback")
     orders["accepted"] = submit("帮忙去药店买降压药，处方在我这里。")
     services.order_accept(order_id=orders["accepted"].pk, user=secretary)
     orders["offered"] = submit("腿脚不便，需要有人帮忙买米和油。")
@@ -148,6 +149,7 @@ def visits(orders, branch_id: int) -> list[Visit]:
         Visit("sign-up", None, "/accounts/signup/"),
         Visit("my-requests", "resident", "/orders/"),
         Visit("new-request", "resident", "/orders/new"),
+        Visit("call-me-back", "resident", "/orders/call-me"),
         Visit("request-to-confirm", "resident", f"/orders/{orders['done'].pk}/"),
         Visit("volunteer", "volunteer", "/volunteer/"),
         Visit("volunteer-task", "volunteer", f"/orders/{orders['working'].pk}/"),

@@ -3,6 +3,7 @@ template engine escapes it."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from urllib.parse import quote
 
@@ -25,6 +26,13 @@ from web.labels import (
 )
 
 register = template.Library()
+
+
+@register.simple_tag
+def one_time_key() -> str:
+    """A fresh key for one rendering of an action's form (the server's idempotency key): the
+    same tap sent twice, or kept offline and sent later, is taken once."""
+    return uuid.uuid4().hex
 
 
 @register.filter

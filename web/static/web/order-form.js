@@ -170,9 +170,12 @@
     if (!f.querySelector('input[name="category"]:checked')) {
       problem(f.querySelector('input[name="category"]').id, f.getAttribute("data-no-category")); ok = false;
     }
-    var words = (byId("id_description").value || "").trim();
-    var files = (byId("photo").files || []).length + (byId("voice").files || []).length;
-    if (!words && !files) { problem("id_description", f.getAttribute("data-no-words")); ok = false; }
+    // "Call me back" (call_me.html) has no words to write: the tap says it.
+    if (f.hasAttribute("data-no-words")) {
+      var words = (byId("id_description").value || "").trim();
+      var files = ((byId("photo") || {}).files || []).length + ((byId("voice") || {}).files || []).length;
+      if (!words && !files) { problem("id_description", f.getAttribute("data-no-words")); ok = false; }
+    }
     if (!ok) { focusFirstError(); }
     return ok;
   }

@@ -8,6 +8,8 @@
 var CACHE = "sandan-shell-v2";
 var BRIEF = "sandan-brief-v1";
 var SHELL = __SHELL__;
+// The taps a volunteer made without signal (action-queue.js, shared with the pages).
+importScripts(__QUEUE__);
 // Each role's start page; `/` sends people to theirs, so offline it falls back to whichever
 // of them this person last opened. They hold the person's own data: they leave at sign-out.
 var START_PAGES = ["/volunteer/", "/orders/", "/desk/"];
@@ -47,8 +49,9 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) { return; }
   if (request.method === "POST" && url.pathname === "/accounts/logout/") {
-    // The cached pages hold addresses of tasks and the person's requests: they leave with them.
-    event.waitUntil(forgetPerson());
+    // The cached pages hold addresses of tasks and the person's requests, the queue their
+    // unsent taps: they leave with them.
+    event.waitUntil(Promise.all([forgetPerson(), self.SandanActionQueue.clear().catch(function () {})]));
     return;
   }
   if (request.method !== "GET") { return; }
@@ -67,6 +70,21 @@ self.addEventListener("fetch", function (event) {
   if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(fetch(request).catch(function () { return caches.match(request); }));
   }
+});
+
+// --- taps kept without signal: sent when the signal is back, even with no page open ---------
+
+function tellPages(message) {
+  return self.clients.matchAll({ type: "window" }).then(function (list) {
+    list.forEach(function (client) { client.postMessage(message); });
+  });
+}
+
+self.addEventListener("sync", function (event) {
+  if (event.tag !== self.SandanActionQueue.SYNC) { return; }
+  event.waitUntil(self.SandanActionQueue.flush(function (item, outcome) {
+    tellPages({ type: "sandan.queue", outcome: outcome, item: { order: item.order, action: item.action, label: item.label } });
+  }));
 });
 
 // --- alerts ----------------------------------------------------------------------------------
