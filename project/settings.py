@@ -204,6 +204,12 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 # --- Redis: channel layer and cache ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# The channel layer's shards: several Redis servers, each group (one per user) on one of them by
+# channels-redis' own consistent hash of its name, so every process agrees where a user's group
+# lives. The cache stays on REDIS_URL. Unset: the one REDIS_URL (docs/scaling.md).
+REDIS_URLS = env_list("REDIS_URLS", []) or ([REDIS_URL] if REDIS_URL else [])
+if REDIS_URLS and not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_URLS needs REDIS_URL as well (the cache, and the default shard)")
 # redis-py's async pool stops at 100 connections by default; a burst of phones connecting at
 # once would then fail with MaxConnectionsError. Size it explicitly. channels_redis hands every
 # key of a `hosts` dict except "address" to `redis.asyncio.ConnectionPool.from_url`, so these
@@ -220,10 +226,11 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        "address": url,
                         "max_connections": REDIS_MAX_CONNECTIONS,
                         "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
                     }
+                    for url in REDIS_URLS
                 ],
                 "prefix": env_str("CHANNEL_PREFIX", "sandan"),
             },
