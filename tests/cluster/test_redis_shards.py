@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 
 from notifications import watchdog
 from notifications.groups import user_group
@@ -119,4 +118,3 @@ def test_a_restarted_second_shard_closes_the_sockets_so_they_resume(two_shards):
             watch.cancel()
 
     assert asyncio.run(scenario()) == watchdog.CLOSE_SERVICE_RESTART
-
