@@ -383,7 +383,7 @@ def start_host(cluster: Cluster, n: int, *, wait: bool = True) -> None:
     web = [PYTHON, "-m", "project.serve", "-b", cluster.host_ip(n), "-p", str(WEB_PORT)]
     web += ["--websocket_connect_timeout", "30", "--proxy-headers", "project.asgi:application"]
     _spawn(cluster, f"web{n}", netns + web, env)
-    _spawn(cluster, f"worker{n}", netns + [PYTHON, "manage.py", "run_worker"], env)
+    _spawn(cluster, f"worker{n}", [*netns, PYTHON, "manage.py", "run_worker"], env)
     if wait:
         wait_http(f"http://{cluster.host_ip(n)}:{WEB_PORT}/healthz")
 
@@ -428,9 +428,8 @@ def need_tools() -> None:
 def up(cluster: Cluster) -> Cluster:
     need_tools()
     existing = Cluster.load(cluster.tag)
-    if existing is not None:
-        if existing.pids or existing.made["netns"]:
-            sys.exit(f"a cluster {cluster.tag} is up already (deploy/cluster.py down --tag {cluster.tag})")
+    if existing is not None and (existing.pids or existing.made["netns"]):
+        sys.exit(f"a cluster {cluster.tag} is up already (deploy/cluster.py down --tag {cluster.tag})")
     cluster.dir.mkdir(parents=True, exist_ok=True)
     cluster.save()
     try:
