@@ -28,6 +28,7 @@ The release step (`migrate`) runs once before the hosts start, against PostgreSQ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -57,6 +58,7 @@ class Cluster:
     pids: dict[str, int] = field(default_factory=dict)  # role → PID, e.g. "web1", "redis2"
     made: dict[str, list[str]] = field(default_factory=lambda: {"netns": [], "links": []})
     extra_env: dict[str, str] = field(default_factory=dict)
+    killed: list[int] = field(default_factory=list)  # PIDs of processes killed by kill_host
 
     # --- names and addresses -----------------------------------------------------------------
 
@@ -188,10 +190,8 @@ def _stop(cluster: Cluster, role: str, sig: int = signal.SIGTERM, wait: float = 
         time.sleep(0.05)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # our own child: reap it
-    except ChildProcessError:
-        pass
 
 
 def wait_tcp(host: str, port: int, timeout: float = 60) -> None:
@@ -310,10 +310,15 @@ def _haproxy_config(cluster: Cluster) -> Path:
         "frontend sandan",
         f"  bind {cluster.gateway}:{PROXY_PORT}",
         "  option forwardfor",
+        # A request whose host refused the connection (it just died) goes to another one.
+        "  retries 3",
+        "  option redispatch 1",
         "  default_backend hosts",
         "backend hosts",
         # Sockets are long: least connections spreads phones over the hosts evenly.
         "  balance leastconn",
+        # Which host answered (the scenario counts where the phones landed).
+        "  http-response set-header X-Sandan-Host %[srv_name]",
         "  option httpchk",
         f"  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host {cluster.gateway}",
         "  http-check expect status 200",
@@ -393,6 +398,7 @@ def kill_host(cluster: Cluster, n: int) -> list[int]:
     pids = [cluster.pids[r] for r in (f"web{n}", f"worker{n}") if r in cluster.pids]
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
+    cluster.killed.extend(pids)
     for role in (f"web{n}", f"worker{n}"):
         _stop(cluster, role, signal.SIGKILL, wait=5)
     return pids
