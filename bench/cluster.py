@@ -582,9 +582,11 @@ async def scenario(cluster: Cluster, world: World, size: Size, report: Report) -
     replayed = sum(sum(p.after_replay[before[p.user_id][2] :]) for p in movers)
     new_events = sum(len(p.seen) - before[p.user_id][0] for p in phones)
     new_dupes = sum(p.duplicates - before[p.user_id][1] for p in phones)
-    report.figure("replayed to phones that had it all", replayed)
+    report.figure("resent on resume to phones that had it all (dropped by id)", replayed)
     report.check(landed.get(f"host{KILLED}", 0) > 0, "some phones landed on the returned host")
-    report.check(replayed == 0 and new_events == 0 and new_dupes == 0, "the returned host replays nothing old")
+    # A resume may resend a few rows the phone has (those pushed after its last one: see
+    # notifications.realtime), which it drops by id; nothing may arrive as new, or live twice.
+    report.check(new_events == 0 and new_dupes == 0, "the returned host replays nothing old as new")
 
     report.figure("reconnects", sum(p.reconnects for p in phones))
     report.figure("failed connects (while a host or shard was away)", sum(p.failed_connects for p in phones))

@@ -118,3 +118,45 @@ def test_a_restarted_second_shard_closes_the_sockets_so_they_resume(two_shards):
             watch.cancel()
 
     assert asyncio.run(scenario()) == watchdog.CLOSE_SERVICE_RESTART
+
+
+@pytest.mark.redis
+def test_with_one_shard_away_the_other_shards_pushes_still_go(two_shards):
+    layer = PubSubChannelLayer(hosts=[s.url for s in two_shards], prefix=f"test-{uuid.uuid4().hex[:8]}")
+    users = list(range(1, 21))
+
+    async def scenario() -> tuple[list[int], set[int]]:
+        inner = layer._get_layer()
+        second = inner._shards[1]
+        on_second = {u for u in users if inner._get_shard(inner._get_group_channel_name(user_group(u))) is second}
+        for uid in users:
+            await layer.group_add(user_group(uid), await layer.new_channel())
+        two_shards[0].stop()
+        try:
+            return await layer.group_send_many([(user_group(uid), {"type": "x"}) for uid in users]), on_second
+        finally:
+            await layer.flush()
+
+    sent, on_second = asyncio.run(scenario())
+    assert on_second and len(on_second) < len(users)
+    assert {users[n] for n in sent} == on_second
+
+
+@pytest.mark.django_db
+def test_only_the_events_a_shard_took_are_marked_pushed(
+    volunteer, volunteer2, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import events
+    from notifications.models import Event
+
+    class HalfAway:
+        async def group_send_many(self, messages):
+            return [n for n, (group, _) in enumerate(messages) if group == user_group(volunteer.pk)]
+
+    monkeypatch.setattr(events, "get_channel_layer", lambda: HalfAway())
+    with django_capture_on_commit_callbacks(execute=True):
+        events.publish(recipients=[volunteer.pk, volunteer2.pk], kind="order.updated", payload={})
+
+    pushed = dict(Event.objects.values_list("recipient_id", "pushed_at"))
+    assert pushed[volunteer.pk] is not None
+    assert pushed[volunteer2.pk] is None  # left for the relay, which sends it once the shard is back
