@@ -164,7 +164,7 @@ def tickets(user_ids: list[int]) -> list[str]:
 
 def http(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
+    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310 - the cluster's own address
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("X-Session-Token", token)
@@ -199,6 +199,7 @@ class Phone:
         self.resyncs = 0
         self.errors: Counter[str] = Counter()
         self.close_codes: Counter[int] = Counter()
+        self.offers: set[int] = set()  # orders offered to this phone
         self.pending: dict[str, int] = {}  # claim ref → order, not answered yet
         self.results: dict[str, list[bool]] = {}
         self.retried: set[str] = set()
@@ -280,6 +281,8 @@ class Phone:
                 return
             self.seen.add(event_id)
             self.last = max(self.last, event_id)
+            if frame["kind"] == "offer.new":
+                self.offers.add(frame["payload"]["order"])
             if frame["kind"] == "offer.new" and self.claimer:
                 order = frame["payload"]["order"]
                 ref = f"o{order}"
@@ -654,7 +657,8 @@ def explain_missing(phones: list[Phone], missing: dict[int, set[int]]) -> None:
         for e in Event.objects.filter(pk__in=ids):
             print(
                 f"    missing #{e.pk} {e.kind} order {e.order_id} for phone {p.n} (hosts {p.hosts}, last {p.last}, "
-                f"replays {p.after_replay}) created {e.created_at:%H:%M:%S.%f} pushed {e.pushed_at and f'{e.pushed_at:%H:%M:%S.%f}'}"
+                f"replays {p.after_replay}) created {e.created_at:%H:%M:%S.%f} "
+                f"pushed {e.pushed_at and f'{e.pushed_at:%H:%M:%S.%f}'}"
                 f" seen above it: {sorted(i for i in p.seen if i > e.pk)[:3]}",
                 flush=True,
             )
@@ -685,9 +689,9 @@ def run(cluster: Cluster, size: Size) -> Report:
     tag = f"c{secrets.token_hex(3)}"
     t0 = time.perf_counter()
     world = seed(size, tag)
+    total = len(world.orders) + len(world.timer_orders) + len(world.gap_orders)
     print(
-        f"seeded {tag}: {size.phones} volunteers, {len(world.orders) + len(world.timer_orders) + len(world.gap_orders)} "
-        f"orders in {time.perf_counter() - t0:.1f} s",
+        f"seeded {tag}: {size.phones} volunteers, {total} orders in {time.perf_counter() - t0:.1f} s",
         flush=True,
     )
     asyncio.run(scenario(cluster, world, size, report))

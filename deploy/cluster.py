@@ -490,9 +490,9 @@ def main() -> None:
     if not args.tag.startswith("sdc"):
         sys.exit("--tag must start with sdc")
     if args.command == "up":
-        cluster = up(Cluster(tag=args.tag, subnet=args.subnet, database=args.database, hosts=args.hosts))
-        print(f"cluster up: {cluster.url} ({cluster.hosts} hosts: {', '.join(cluster.made['netns'])})")
-        print(f"stop it with: make cluster-down   (state: {cluster.state_file.relative_to(ROOT)})")
+        started = up(Cluster(tag=args.tag, subnet=args.subnet, database=args.database, hosts=args.hosts))
+        print(f"cluster up: {started.url} ({started.hosts} hosts: {', '.join(started.made['netns'])})")
+        print(f"stop it with: make cluster-down   (state: {started.state_file.relative_to(ROOT)})")
         return
     cluster = Cluster.load(args.tag)
     if cluster is None:

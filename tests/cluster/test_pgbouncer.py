@@ -1,6 +1,6 @@
 """PgBouncer in transaction mode (the cluster's, deploy/cluster.py) in front of PostgreSQL: what
-Sandan does through it keeps working. A PgBouncer of the test's own on loopback; for the prepared statements two clients share
-one server connection, which is where transaction pooling bites.
+Sandan does through it keeps working. A PgBouncer of the test's own on loopback; for the prepared
+statements two clients share one server connection, which is where transaction pooling bites.
 
 - prepared statements: with DB_PREPARE_THRESHOLD=0 (the README's setting behind PgBouncer)
   nothing is prepared on the server and two clients interleave freely; with the default (5),
@@ -63,7 +63,7 @@ def pgbouncer():
             ]
         )
     )
-    os.chmod(run, 0o755)
+    os.chmod(run, 0o755)  # noqa: S103 - read by PgBouncer, which runs as postgres
     argv = ["pgbouncer", str(run / "pgbouncer.ini")]
     if os.geteuid() == 0:
         shutil.chown(run, "postgres")
@@ -106,7 +106,7 @@ def _interleave(port: int, **options) -> list[str]:
                         assert cursor.fetchone()[0] == n + 1
                         cursor.execute("SELECT count(*) FROM notifications_event WHERE recipient_id = %s", [n])
                         cursor.fetchone()
-                except Exception as exc:  # noqa: BLE001 - what PgBouncer answered
+                except Exception as exc:  # what PgBouncer answered
                     errors.append(str(exc).splitlines()[0])
     finally:
         a.close()
