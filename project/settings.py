@@ -167,6 +167,7 @@ _SQLITE = {
     },
 }
 DATABASE_URL = env_str("DATABASE_URL")
+_prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 5)
 DATABASES: dict[str, Any]
 if DATABASE_URL:
     DATABASES = {
@@ -192,7 +193,6 @@ if DATABASE_URL:
     # a connection runs it): with pooled connections the hot statements are planned once per
     # connection instead of on every run; a dispatch spent a third of its SQL time planning
     # (docs/performance.md). 0 turns it off, e.g. behind PgBouncer in transaction mode.
-    _prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 5)
     if _prepare_threshold > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             server_side_binding=True, prepare_threshold=_prepare_threshold
@@ -201,6 +201,9 @@ else:
     DATABASES = {"default": _SQLITE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# Whether anything may be prepared on the server, Django's statements or the matcher's own
+# (matching/candidates.py): never behind PgBouncer in transaction mode (DB_PREPARE_THRESHOLD=0).
+DB_PREPARE_STATEMENTS = IS_POSTGRES and _prepare_threshold > 0
 
 # --- Redis: channel layer and cache ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
