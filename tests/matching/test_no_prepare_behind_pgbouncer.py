@@ -17,7 +17,9 @@ def _prepared() -> int:
     """The matcher's prepared statements on this connection (the suite itself runs with the
     default threshold, so Django's own statements may be prepared beside them)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%ORDER BY n.tier, n.dist, n.id%%'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%ORDER BY n.tier, n.dist, n.id%%'"
+        )
         return cursor.fetchone()[0]
 
 
