@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -46,9 +47,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main_async(cluster: Cluster, args: argparse.Namespace) -> int:
-    world = await asyncio.to_thread(
-        seed, Size(phones=args.phones, orders=args.orders, claimers=0, timer_orders=0, gap_orders=0), "peak"
-    )
+    size = Size(phones=args.phones, orders=args.orders, claimers=0, timer_orders=0, gap_orders=0)
+    world = await asyncio.to_thread(seed, size, f"peak{secrets.token_hex(3)}")
     base, base_ws = cluster.url, cluster.url.replace("http://", "ws://")
     _, body = await asyncio.to_thread(
         http, base, "POST", "/_allauth/app/v1/auth/login", {"username": world.secretary, "password": PASSWORD}
