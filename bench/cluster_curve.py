@@ -84,7 +84,12 @@ def http_mix(cluster: Cluster, duration: float) -> str:
     for pid in pids:
         argv += ["--server-pid", str(pid)]
     argv += ["--probe", ",".join(f"http://{cluster.host_ip(n)}:8000" for n in range(1, cluster.hosts + 1))]
-    env = {**os.environ, "BENCH_HTTP_DATABASE": DATABASE}
+    env = {
+        **os.environ,
+        "BENCH_HTTP_DATABASE": DATABASE,
+        "DATABASE_URL": f"{PG_DIRECT}/{DATABASE}",
+        "REDIS_URL": cluster.redis_urls[0],
+    }
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     return result.stdout + (result.stderr[-2000:] if result.returncode else "")
 
@@ -155,7 +160,11 @@ def main() -> None:
     results = {}
     for n in [int(x) for x in args.hosts.split(",")]:
         _clone()
-        cluster = up(Cluster(hosts=n, database=DATABASE, extra_env={"SANDAN_BENCH_PROBE": "1"}))
+        cluster = up(
+            Cluster(
+                hosts=n, database=DATABASE, extra_env={"SANDAN_BENCH_PROBE": "1", "SECRET_KEY": "bench-only-not-secret"}
+            )
+        )
         try:
             print(
                 f"\n=== {n} host(s) behind HAProxy (load {Path('/proc/loadavg').read_text().split()[:3]}) ===",
