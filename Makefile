@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test browser lint typecheck check serve clean vendor-leaflet
+.PHONY: demo test browser cluster-tools cluster cluster-down lint typecheck check serve clean vendor-leaflet
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python -m project.serve -b 127.0.0.1 -p 8000 project.asgi:application
 
 # The whole suite. With DATABASE_URL / REDIS_URL set (as .ci/run does) it runs on PostgreSQL and Redis.
-test: $(STAMP) browser
+test: $(STAMP) browser cluster-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium (Playwright's own download cannot work offline);
@@ -46,6 +46,22 @@ vendor-leaflet:
 	cp -r var/leaflet/package/dist/leaflet.js var/leaflet/package/dist/leaflet.js.map var/leaflet/package/dist/leaflet.css \
 	  var/leaflet/package/dist/images var/leaflet/package/LICENSE web/static/web/vendor/leaflet/
 	echo "Leaflet $(LEAFLET_VERSION) from the npm registry ($(LEAFLET_INTEGRITY))" > web/static/web/vendor/leaflet/VERSION
+
+# Sandan on three "hosts" (network namespaces) behind HAProxy, PgBouncer in front of PostgreSQL,
+# two Redis shards (deploy/cluster.py, docs/scaling.md). Root only; stop it with `make cluster-down`.
+# Uses the PostgreSQL on 127.0.0.1:5432 (CLUSTER_PG) and starts its own Redis on 6391/6392.
+cluster: $(STAMP) cluster-tools
+	$(BIN)/python deploy/cluster.py up $(CLUSTER_ARGS)
+
+cluster-down: $(STAMP)
+	$(BIN)/python deploy/cluster.py down $(CLUSTER_ARGS)
+
+# HAProxy and PgBouncer from Debian, for the cluster and its test (tests/cluster, marker `cluster`).
+cluster-tools:
+	@{ command -v haproxy && command -v pgbouncer && command -v redis-server; } >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy pgbouncer redis-server >/dev/null; } || \
+	  echo "HAProxy, PgBouncer or redis-server is missing: tests/cluster will fail. Install them: apt-get install haproxy pgbouncer redis-server"
 
 # ruff, and the house plan (.importlinter, docs/design.md) as a contract.
 lint: $(STAMP)

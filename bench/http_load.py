@@ -67,7 +67,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "sandan_bench_http"
+# Another name lets a second bench (bench/cluster_curve.py) use a copy of its own.
+DB_NAME = os.environ.get("BENCH_HTTP_DATABASE", "sandan_bench_http")
 TEMPLATE = "sandan_bench_http_template"
 LUA = ROOT / "bench" / "http_load.lua"
 WORK = Path(tempfile.gettempdir()) / "sandan-bench-http"

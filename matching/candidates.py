@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
 
@@ -249,6 +250,14 @@ def _execute_prepared(sql: str, params: dict) -> list[tuple]:
     (custom plans would be re-made each time because their estimates look cheaper)."""
     connection.ensure_connection()
     raw = connection.connection
+    if not settings.DB_PREPARE_STATEMENTS:
+        # Behind PgBouncer in transaction mode (DB_PREPARE_THRESHOLD=0) the next transaction may
+        # run on another server connection, where the statement does not exist (the cluster
+        # scenario's timers failed on it: docs/scaling.md), and a session SET would leak to
+        # other clients: bound on the client, planned each time.
+        with psycopg.ClientCursor(raw) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
     if raw.prepare_threshold is None:
         # Django turns psycopg's statement preparation off (None); a huge threshold turns it
         # back on for explicit `prepare=True` only, so nothing else gets prepared, and the

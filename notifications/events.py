@@ -228,8 +228,13 @@ async def _send_all(layer: Any, events: list[Event], pushed: list[int]) -> None:
     if send_many is not None:
         # One pipelined round trip to Redis for the whole push (notifications/layers.py),
         # in id order: each recipient still gets its events in order.
-        await send_many(messages)
-        pushed.extend(e.pk for e in events)
+        sent = await send_many(messages)
+        pushed.extend(events[n].pk for n in sent)
+        if len(sent) < len(events):
+            # A shard is away (REDIS_URLS): the rest went; these wait for the relay.
+            logger.warning(
+                "a channel-layer shard is unavailable; %d events left for the relay", len(events) - len(sent)
+            )
         return
     for event, (group, message) in zip(events, messages, strict=True):
         await layer.group_send(group, message)

@@ -4,7 +4,7 @@ away, so that phones reconnect and resume.
 While Redis is down, pushes fail (the relay keeps those rows) and the pub/sub subscription is
 dead; when it is back, redis-py resubscribes, but whatever was published in between never reached
 this process and a socket that stayed open would not know it missed anything. So the process
-checks Redis every REALTIME["REDIS_WATCHDOG_SECONDS"] and, on the first failed check or on a
+checks Redis (each shard of REDIS_URLS) every REALTIME["REDIS_WATCHDOG_SECONDS"] and, on the first failed check or on a
 changed `run_id` (a restart between two checks), closes its sockets with 4012 (1012, service restart, in the
 private range that a server may send).
 The client's ordinary reconnect sends `resume {after}` and gets every missed event from the outbox.
@@ -86,12 +86,12 @@ async def refuse(receive: Any, send: Any) -> None:
 def register(consumer: Any) -> None:
     _sockets.add(consumer)
     interval = settings.REALTIME["REDIS_WATCHDOG_SECONDS"]
-    if not settings.REDIS_URL or interval <= 0:
+    if not settings.REDIS_URLS or interval <= 0:
         return
     loop = asyncio.get_running_loop()
     task = _tasks.get(loop)
     if task is None or task.done():
-        _tasks[loop] = loop.create_task(_watch(settings.REDIS_URL, interval))
+        _tasks[loop] = loop.create_task(_watch_all(settings.REDIS_URLS, interval))
 
 
 def unregister(consumer: Any) -> None:
@@ -108,6 +108,12 @@ async def close_all(code: int = CLOSE_SERVICE_RESTART) -> int:
         except Exception:  # a socket already gone
             logger.debug("closing a socket failed", exc_info=True)
     return len(sockets)
+
+
+async def _watch_all(urls: list[str], interval: float) -> None:
+    """One watch per channel-layer shard (REDIS_URLS). A shard that restarts loses the
+    subscriptions of the groups it holds, which may be any socket's: all of them resume."""
+    await asyncio.gather(*(_watch(url, interval) for url in urls))
 
 
 async def _watch(url: str, interval: float) -> None:

@@ -167,6 +167,7 @@ _SQLITE = {
     },
 }
 DATABASE_URL = env_str("DATABASE_URL")
+_prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 5)
 DATABASES: dict[str, Any]
 if DATABASE_URL:
     DATABASES = {
@@ -192,7 +193,6 @@ if DATABASE_URL:
     # a connection runs it): with pooled connections the hot statements are planned once per
     # connection instead of on every run; a dispatch spent a third of its SQL time planning
     # (docs/performance.md). 0 turns it off, e.g. behind PgBouncer in transaction mode.
-    _prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 5)
     if _prepare_threshold > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             server_side_binding=True, prepare_threshold=_prepare_threshold
@@ -201,9 +201,18 @@ else:
     DATABASES = {"default": _SQLITE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# Whether anything may be prepared on the server, Django's statements or the matcher's own
+# (matching/candidates.py): never behind PgBouncer in transaction mode (DB_PREPARE_THRESHOLD=0).
+DB_PREPARE_STATEMENTS = IS_POSTGRES and _prepare_threshold > 0
 
 # --- Redis: channel layer and cache ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# The channel layer's shards: several Redis servers, each group (one per user) on one of them by
+# channels-redis' own consistent hash of its name, so every process agrees where a user's group
+# lives. The cache stays on REDIS_URL. Unset: the one REDIS_URL (docs/scaling.md).
+REDIS_URLS = env_list("REDIS_URLS", []) or ([REDIS_URL] if REDIS_URL else [])
+if REDIS_URLS and not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_URLS needs REDIS_URL as well (the cache, and the default shard)")
 # redis-py's async pool stops at 100 connections by default; a burst of phones connecting at
 # once would then fail with MaxConnectionsError. Size it explicitly. channels_redis hands every
 # key of a `hosts` dict except "address" to `redis.asyncio.ConnectionPool.from_url`, so these
@@ -220,10 +229,11 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": REDIS_URL,
+                        "address": url,
                         "max_connections": REDIS_MAX_CONNECTIONS,
                         "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
                     }
+                    for url in REDIS_URLS
                 ],
                 "prefix": env_str("CHANNEL_PREFIX", "sandan"),
             },

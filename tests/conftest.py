@@ -34,16 +34,32 @@ def pytest_collection_modifyitems(config, items):
     """Service-bound tests run wherever the service is configured. In CI (CI=true) a test
     that needs PostgreSQL or Redis and does not have it fails instead of skipping."""
     in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-    have = {"postgres": settings.IS_POSTGRES, "redis": bool(settings.REDIS_URL)}
+    have = {"postgres": settings.IS_POSTGRES, "redis": bool(settings.REDIS_URL), "cluster": _can_make_a_cluster()}
     for item in items:
         _restore_seed_data_after_flush(item)
         for marker, available in have.items():
             if item.get_closest_marker(marker) and not available:
-                reason = f"needs {marker} (set {'DATABASE_URL' if marker == 'postgres' else 'REDIS_URL'})"
+                reason = f"needs {marker} ({_HOW[marker]})"
                 if in_ci:
                     item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
                 else:
                     item.add_marker(pytest.mark.skip(reason=reason))
+
+
+_HOW = {
+    "postgres": "set DATABASE_URL",
+    "redis": "set REDIS_URL",
+    "cluster": "root, PostgreSQL and Redis, haproxy, pgbouncer and redis-server: `make cluster-tools`",
+}
+
+
+def _can_make_a_cluster() -> bool:
+    """tests/cluster's scenario makes network namespaces (root) and runs Debian's HAProxy and
+    PgBouncer; `make test` installs them (`cluster-tools`)."""
+    import shutil
+
+    tools = all(shutil.which(t) for t in ("ip", "haproxy", "pgbouncer", "redis-server"))
+    return tools and os.geteuid() == 0 and settings.IS_POSTGRES and bool(settings.REDIS_URL)
 
 
 def _restore_seed_data_after_flush(item) -> None:
@@ -62,7 +78,7 @@ def _restore_seed_data_after_flush(item) -> None:
 
 @pytest.fixture
 def _fail_missing_service():
-    pytest.fail("CI must provide PostgreSQL and Redis")
+    pytest.fail("CI must provide PostgreSQL and Redis (and, for tests/cluster, root, HAProxy and PgBouncer)")
 
 
 # The race tests run up to 32 threads at once, each holding a connection of its own, as 32
