@@ -51,7 +51,7 @@ def main() -> None:
     world = http_load._world()
     reads = http_load._reads(world)
     client = Client(HTTP_HOST="127.0.0.1")
-    print(f"{'read':32} {'CPU ms p50':>10} {'p90':>7} {'wall p50':>9} {'SQL':>5}")
+    print(f"{'read':32} {'CPU ms p10':>10} {'p50':>7} {'p90':>7} {'wall p50':>9} {'SQL':>5}")
     for name, group in reads.items():
         if args.only and not any(name.startswith(o) for o in args.only):
             continue
@@ -104,7 +104,7 @@ def main() -> None:
             (out / f"{safe}.flat.txt").write_text(profiler.output_text(flat=True, color=False))
         cpu.sort()
         print(
-            f"{name:32} {statistics.median(cpu):10.2f} {cpu[int(len(cpu) * 0.9)]:7.2f} "
+            f"{name:32} {cpu[int(len(cpu) * 0.1)]:10.2f} {statistics.median(cpu):7.2f} {cpu[int(len(cpu) * 0.9)]:7.2f} "
             f"{statistics.median(wall):9.2f} {seen[0]:5d}",
             flush=True,
         )
