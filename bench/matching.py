@@ -370,7 +370,7 @@ def time_cold(orders) -> list[float]:
 
 def time_naive(orders) -> list[float]:
     """What an app without a spatial index does: fetch everyone, measure, sort."""
-    from matching.ranking import distance_m
+    from core.geo import distance_m
     from volunteers.models import Volunteer
 
     seconds = []
