@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "sandan_bench_matching"
+DB_NAME = os.environ.get("BENCH_MATCHING_DB", "sandan_bench_matching")  # one per size kept side by side
 CITY_LAT, CITY_LNG = 31.05, 121.25  # south-west corner
 KM_LAT = 1 / 111.32
 KM_LNG = 1 / (111.32 * math.cos(math.radians(31.23)))
