@@ -57,7 +57,7 @@ def main() -> None:
             continue
         reqs = group.reqs
 
-        def call(i: int) -> int:
+        def call(i: int, reqs: list = reqs) -> int:
             req = reqs[i % len(reqs)]
             key = http_load.session_key(req.user) if req.user is not None else ""
             if req.cookie:
@@ -76,7 +76,7 @@ def main() -> None:
         cpu, wall = [], []
         seen = [0]
 
-        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        def count(execute, sql, params, many, context, seen=seen):  # type: ignore[no-untyped-def]
             seen[0] += 1
             if args.sql:
                 print("   ", " ".join(sql.split())[:300])
