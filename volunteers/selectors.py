@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
 from core.geo import distance_m, point_in_polygon
 from core.memo import memoised
@@ -48,13 +48,14 @@ def desk_branch_ids(user) -> set[int]:
 
 
 def _desk_branch_ids(user) -> set[int]:
-    # One statement (every API request of a resident or volunteer asks it and finds nothing):
-    # the branches the user is a secretary of, and those in an area they oversee or below it
-    # (the tree is three levels deep, as `descendant_ids` walks it).
-    seats = Area.staff.through.objects.filter(user_id=user.pk).values("area_id")
-    overseen = Q(area_id__in=seats) | Q(area__parent_id__in=seats) | Q(area__parent__parent_id__in=seats)
-    secretary = Exists(Branch.secretaries.through.objects.filter(branch_id=OuterRef("pk"), user_id=user.pk))
-    return set(Branch.objects.filter(secretary | overseen).order_by().values_list("id", flat=True))
+    # Two plain statements: written as one (an EXISTS for the secretaries and the overseen
+    # areas three levels down), Django spent more building it and PostgreSQL more running it
+    # (measured in-process on the HTTP bench's data: CPU p50 1.8–2.3 against 2.9–3.1 ms).
+    ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
+    areas = staff_area_ids(user.pk)
+    if areas:
+        ids |= set(Branch.objects.filter(area_id__in=areas).values_list("id", flat=True))
+    return ids
 
 
 # A point outside every grid's polygon still belongs to the nearest grid if its centre is this
