@@ -146,15 +146,21 @@ def personal_ids_for(user, orders, *, desks: set[int] | None = None) -> set[int]
     """Ids of the given orders whose phone and address the caller may see, without a query
     per order: their own, their desks', the one they hold."""
     desks = desk_branch_ids(user) if desks is None else desks
-    volunteer = getattr(user, "volunteer", None)
-    vid = volunteer.pk if volunteer is not None else None
     now = timezone.now()
+    vid: list[int | None] = []  # the caller's volunteer id, read only if an order needs it
+
+    def holds(o: Order) -> bool:
+        if o.volunteer_id is None:
+            return False
+        if Order.volunteer.is_cached(o):  # the lists and the detail join the volunteer already
+            return o.volunteer is not None and o.volunteer.user_id == user.pk
+        if not vid:
+            volunteer = getattr(user, "volunteer", None)
+            vid.append(volunteer.pk if volunteer is not None else None)
+        return o.volunteer_id == vid[0]
+
     return {
-        o.pk
-        for o in orders
-        if o.resident_id == user.pk
-        or o.branch_id in desks
-        or (vid is not None and o.volunteer_id == vid and contact_open(o, now))
+        o.pk for o in orders if o.resident_id == user.pk or o.branch_id in desks or (holds(o) and contact_open(o, now))
     }
 
 

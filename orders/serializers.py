@@ -10,9 +10,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 from orders.models import Attachment, Category, Offer, Order, OrderEvent
 from orders.privacy import mask, public_description, shown_actor, shown_text
@@ -78,12 +82,62 @@ class OutputSerializer(serializers.ModelSerializer):
     alone, so each instance gets a copy of the first one's (as DRF copies declared fields)."""
 
     _built_fields: dict[type, dict[str, serializers.Field]] = {}
+    # Per class: the fields that read one concrete column of the instance, by name.
+    _plain_columns: dict[type, frozenset[str]] = {}
 
     def get_fields(self) -> dict[str, serializers.Field]:
         built = OutputSerializer._built_fields.get(type(self))
         if built is None:
             built = OutputSerializer._built_fields.setdefault(type(self), super().get_fields())
-        return copy.deepcopy(built)
+        # A field's deep copy builds it again from its arguments (a ChoiceField its choices):
+        # most of a detail's rendering. An output field keeps no state while it renders, so a
+        # shallow copy, bound to this serializer by DRF, is enough; a nested serializer is
+        # copied deeply, as DRF does, so that its own fields are bound under this one.
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in built.items()
+        }
+
+    def _plan(self) -> list[tuple[str, serializers.Field, str | None]]:
+        """(name, field, column): `column` when the field reads one concrete column of the
+        model, which `getattr` reads exactly as DRF's `get_attribute` would (no relation, no
+        callable, nothing that can be missing); None for every other field."""
+        plan = self.__dict__.get("_render_plan")
+        if plan is None:
+            columns = OutputSerializer._plain_columns.get(type(self))
+            if columns is None:
+                model: Any = self.Meta.model
+                columns = frozenset(
+                    f.attname for f in model._meta.concrete_fields if not f.is_relation and f.attname == f.name
+                )
+                OutputSerializer._plain_columns[type(self)] = columns
+            plan = []
+            zone = timezone.get_current_timezone() if settings.USE_TZ else None
+            for field in self._readable_fields:
+                if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
+                    # What DRF's DateTimeField asks the active time zone for on every value:
+                    # the zone is the same for the whole rendering.
+                    field.timezone = zone  # type: ignore[assignment]  # None when USE_TZ is off, as DRF
+                attrs = field.source_attrs
+                column = attrs[0] if len(attrs) == 1 and attrs[0] in columns else None
+                plan.append((field.field_name, field, column))
+            self.__dict__["_render_plan"] = plan
+        return plan
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # DRF's Serializer.to_representation, with a plain column read by getattr.
+        ret: dict[str, Any] = {}
+        for name, field, column in self._plan():
+            if column is not None:
+                attribute = getattr(instance, column)
+            else:
+                try:
+                    attribute = field.get_attribute(instance)
+                except SkipField:
+                    continue
+            check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            ret[name] = None if check_for_none is None else field.to_representation(attribute)
+        return ret
 
 
 class TimelineSerializer(OutputSerializer):

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+from django.utils.functional import cached_property
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -52,12 +54,30 @@ def _falling_back(name: str, method: Any) -> Any:
     return call
 
 
+# One Redis client (and so one connection pool) per configured server, per process. Django
+# makes a cache object per context, and under daphne every request runs in a context of its
+# own: each request built a client, a pool and a new TCP connection to Redis, which the
+# sessions (read from the cache) paid for on every request (docs/performance.md). redis-py's
+# pools are thread-safe.
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
 class ResilientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         # Named after the Redis location: one memory cache per configured cache, per process.
         self.local = LocMemCache(f"sandan-fallback-{server}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self.local.key_prefix, self.local.version = self.key_prefix, self.version
+
+    @cached_property
+    def _cache(self) -> Any:
+        key = repr((self._servers, sorted(self._options.items())))  # type: ignore[attr-defined]
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = self._class(self._servers, **self._options)  # type: ignore[attr-defined]
+        return client
 
 
 for _name in _OPERATIONS:

@@ -254,6 +254,11 @@ else:
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Sessions read from the cache (Redis in production), written through to the database: an
+# authenticated request's two session statements (allauth's "does it exist", then the load)
+# become one Redis GET when the cache has it. Redis away: the cache misses (project/cache.py)
+# and the database answers as before (docs/performance.md).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",

@@ -48,6 +48,9 @@ def desk_branch_ids(user) -> set[int]:
 
 
 def _desk_branch_ids(user) -> set[int]:
+    # Two plain statements: written as one (an EXISTS for the secretaries and the overseen
+    # areas three levels down), Django spent more building it and PostgreSQL more running it
+    # (measured in-process on the HTTP bench's data: CPU p50 1.8–2.3 against 2.9–3.1 ms).
     ids = set(Branch.objects.filter(secretaries=user).values_list("id", flat=True))
     areas = staff_area_ids(user.pk)
     if areas:
