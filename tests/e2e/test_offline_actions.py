@@ -142,3 +142,15 @@ def test_signing_out_deletes_the_taps_kept_on_the_phone(open_as, categories, wor
     page.wait_for_url("**/accounts/**")
     assert queued(page) == 0
     assert Order.objects.get(pk=order.pk).status == "claimed"
+
+
+def test_with_signal_a_tap_goes_at_once_and_says_so(open_as, categories, world, resident, secretary, volunteer):
+    order = to_state(submit(resident), "claimed", secretary, volunteer)
+    page = open_as(volunteer, phone=True, locale="en-GB")
+    page.goto("/volunteer/")
+    page.locator(f'#tasks li[data-order="{order.pk}"] form[data-action=start] button').click()
+    expect(page.locator("#flash .flash-success")).to_have_text("Started.")
+    expect(page.locator(f'#tasks li[data-order="{order.pk}"] form[data-action=complete]')).to_be_visible()
+    expect(page.locator("#queue-status")).to_be_hidden()
+    assert Order.objects.get(pk=order.pk).status == "in_progress"
+    assert queued(page) == 0

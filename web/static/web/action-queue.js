@@ -75,7 +75,12 @@
         item.refused = { code: answer.code, message: answer.message || "", now: answer.now || "", status: response.status };
         return put(item).then(function () { return "refused"; });
       });
-    }, function () { return "later"; });  // no connection after all
+    }, function () {
+      // No connection after all: from now on it is a tap that waited for the signal.
+      if (item.waited) { return "later"; }
+      item.waited = true;
+      return put(item).then(function () { return "later"; });
+    });
   }
 
   // Send every waiting tap, oldest first; `tell(item, outcome)` hears about each. A tap after a
@@ -176,8 +181,12 @@
     }).catch(function () {});
   }
 
+  // A tap that went out at once hears the server's own answer ("Started."); one that waited
+  // for the signal is named, as the volunteer may have forgotten it.
   function tell(item, outcome) {
-    if (outcome === "sent") { say(fill(words("sent"), item), true); }
+    if (outcome !== "sent") { return; }
+    var answer = item.answer && item.answer.message;
+    say(item.waited || !answer ? fill(words("sent"), item) : answer, true);
   }
 
   function sendNow() {
@@ -198,7 +207,7 @@
       key: key && key.value ? key.value : String(Date.now()) + "-" + Math.random().toString(36).slice(2),
       user: user, url: form.action, action: form.getAttribute("data-action"),
       order: form.getAttribute("data-order"), label: button ? button.textContent.trim() : "",
-      entries: entries, seq: Date.now() * 1000 + (seq++ % 1000)
+      entries: entries, seq: Date.now() * 1000 + (seq++ % 1000), waited: navigator.onLine === false
     };
     return put(item).then(function () {
       // When no page is open to see the signal come back, the service worker sends the queue.
@@ -239,7 +248,7 @@
     navigator.serviceWorker.addEventListener("message", function (event) {
       var data = event.data || {};
       if (data.type === "sandan.queue") {
-        if (data.outcome === "sent") { tell(data.item, "sent"); }
+        if (data.outcome === "sent") { data.item.waited = true; tell(data.item, "sent"); }
         showPending();
         if (window.SandanLive) { window.SandanLive.refreshAll(); }
       }
