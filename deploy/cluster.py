@@ -95,7 +95,10 @@ class Cluster:
 
     def save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps(asdict(self), indent=1))
+        # Written aside, then renamed: a command killed mid-write leaves the old state, not half.
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        tmp.replace(self.state_file)
 
     @classmethod
     def load(cls, tag: str = "sdc") -> Cluster | None:
