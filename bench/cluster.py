@@ -203,6 +203,7 @@ class Phone:
         self.pending: dict[str, int] = {}  # claim ref → order, not answered yet
         self.results: dict[str, list[bool]] = {}
         self.retried: set[str] = set()
+        self.asked_again: set[str] = set()  # claims asked again after the answer's timeout
         self.connected = asyncio.Event()
         self.ws: Any = None
         self.stopping = False
@@ -372,6 +373,22 @@ def outbox_of(user_ids: list[int], above: dict[int, int]) -> dict[int, set[int]]
     return got
 
 
+async def ask_again(phones: list[Phone], seconds: float = 40.0, patience: float = 5.0) -> None:
+    """A claim whose answer has not come `patience` seconds after the socket settled is asked
+    again with the same ref, as the app does after its timeout ("a clear retry"): the server
+    answers a repeated ref as it answered the first (the winner `ok` again, the others not).
+    An answer can be lost when the socket closes between the tap and the reply (a host or a
+    Redis shard going away closes it) and the phone's resend went out on a socket that was
+    closed again in turn; the count of these is printed beside the result."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(p.pending for p in phones):
+        await asyncio.sleep(patience)
+        for p in phones:
+            for ref, order in list(p.pending.items()):
+                p.asked_again.add(ref)
+                await p.send({"type": "claim", "order": order, "ref": ref})
+
+
 async def settle(phones: list[Phone], deadline: float) -> dict[int, set[int]]:
     """Wait until every phone has its whole outbox (or the deadline); returns what is missing."""
     above = {p.user_id: p.baseline or 0 for p in phones}
@@ -529,6 +546,7 @@ async def scenario(cluster: Cluster, world: World, size: Size, report: Report) -
             break
         await asyncio.sleep(1)
     missing = await settle(phones, time.monotonic() + 60)
+    await ask_again(phones)
     await asyncio.to_thread(check_claims, world, phones, report)
     await asyncio.to_thread(check_timers, world, cluster, report)
     await asyncio.to_thread(check_events, phones, missing, report, "after the host was lost")
@@ -563,6 +581,7 @@ async def scenario(cluster: Cluster, world: World, size: Size, report: Report) -
     missing = await settle(phones, time.monotonic() + 60)
     state = await asyncio.to_thread(orders_state, world.gap_orders)
     report.check(state["status"].get("claimed", 0) == len(world.gap_orders), "the gap's orders were claimed")
+    await ask_again(phones)
     await asyncio.to_thread(check_claims, world, phones, report, world.gap_orders)
     await asyncio.to_thread(check_events, phones, missing, report, "after the shard restart")
 
@@ -613,12 +632,14 @@ def check_claims(world: World, phones: list[Phone], report: Report, orders: list
                     winners[order].add(p.user_id)
     unanswered = sum(1 for p in phones for ref in p.pending if int(ref[1:]) in winners)
     retried = sum(1 for p in phones for ref in p.retried if int(ref[1:]) in winners)
+    asked_again = sum(1 for p in phones for ref in p.asked_again if int(ref[1:]) in winners)
     several = sum(1 for w in winners.values() if len(w) > 1)
     none = sum(1 for w in winners.values() if not w)
     wrong = sum(1 for o, w in winners.items() if len(w) == 1 and next(iter(w)) != state["volunteer"][o])
     report.figure(
         f"claims over {len(orders)} orders",
-        f"{answers} answered, {retried} sent again after a reconnect, {unanswered} unanswered; "
+        f"{answers} answered, {retried} sent again after a reconnect, {asked_again} asked again after "
+        f"the answer's timeout, {unanswered} unanswered; "
         f"orders by status {dict(state['status'])}",
     )
     report.check(
