@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -194,6 +195,26 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _pushes_from_the_test_thread(monkeypatch):
+    """The orders a test makes through the services (between browser steps) push their events
+    at once, as a web request's would. Playwright's loop runs in this thread, where
+    `async_to_sync` refuses to run, so each push would wait for the relay instead and reach
+    the pages seconds late; a short-lived thread without a loop sends it."""
+    from asgiref.sync import async_to_sync
+
+    from notifications import events
+
+    def off_the_loop(function):
+        def call(*args, **kwargs):
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                return pool.submit(async_to_sync(function), *args, **kwargs).result()
+
+        return call
+
+    monkeypatch.setattr(events, "async_to_sync", off_the_loop)
 
 
 @pytest.fixture(autouse=True)

@@ -120,6 +120,27 @@ def test_my_tasks_come_before_new_offers(open_as, categories, world, resident, s
     assert tasks and offers and tasks["y"] < offers["y"]
 
 
+def test_a_note_being_typed_survives_a_live_change_to_the_task_list(
+    open_as, categories, world, resident, secretary, volunteer
+):
+    first = to_state(submit(resident, "First"), "in_progress", secretary, volunteer)
+    second = to_state(submit(resident, "Second"), "claimed", secretary, volunteer)
+    page = open_as(volunteer, phone=True)
+    page.goto("/volunteer/")
+    task = page.locator(f'#tasks li[data-order="{first.pk}"]')
+    task.get_by_label("做了什么？").fill("Carried the shopping up")
+    task.get_by_label("服务时长（小时）").fill("2")
+    task.get_by_label("做了什么？").focus()
+
+    services.order_start(order_id=second.pk, user=volunteer)  # the list re-renders live
+    expect(page.locator(f'#tasks li[data-order="{second.pk}"]').get_by_role("button", name="完成")).to_be_visible()
+    task = page.locator(f'#tasks li[data-order="{first.pk}"]')
+    expect(task.get_by_label("做了什么？")).to_have_value("Carried the shopping up")
+    expect(task.get_by_label("服务时长（小时）")).to_have_value("2")
+    expect(task.get_by_label("做了什么？")).to_be_focused()
+    expect(page.locator(f'#tasks li[data-order="{second.pk}"]').get_by_label("做了什么？")).to_have_value("")
+
+
 def test_the_claim_button_waits_for_the_connection(open_as, categories, world, resident, secretary, volunteer):
     order = to_state(submit(resident), "dispatched", secretary, volunteer)
     page = open_as(volunteer, phone=True)

@@ -36,6 +36,44 @@
     return tagged ? tagged.getAttribute("data-version") : null;
   }
 
+  // What someone typed into a region survives its re-rendering: a fresh state (say the task
+  // just started) must not wipe the note a volunteer began while the page caught up.
+  function fieldKey(field) {
+    var owner = field.closest("[data-order]");
+    var form = field.form;
+    return [owner ? owner.getAttribute("data-order") : "", form ? form.getAttribute("action") : "",
+      field.name, field.type === "radio" ? field.value : ""].join("|");
+  }
+
+  function typedFields(root) {
+    var typed = [];
+    root.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (field) {
+      if (field.type === "hidden" || field.type === "file" || field.type === "submit") { return; }
+      var changed = field.type === "checkbox" || field.type === "radio"
+        ? field.checked !== field.defaultChecked
+        : field.tagName === "SELECT"
+          ? Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; })
+          : field.value !== field.defaultValue;
+      if (changed) { typed.push({ key: fieldKey(field), field: field }); }
+    });
+    return typed;
+  }
+
+  function restoreTyped(root, typed, focused) {
+    if (!typed.length) { return; }
+    var fresh = {};
+    root.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (field) {
+      fresh[fieldKey(field)] = field;
+    });
+    typed.forEach(function (entry) {
+      var field = fresh[entry.key];
+      if (!field) { return; }  // the form is gone with the old state: nothing to put back
+      if (field.type === "checkbox" || field.type === "radio") { field.checked = entry.field.checked; }
+      else { field.value = entry.field.value; }
+      if (entry.field === focused) { field.focus(); }
+    });
+  }
+
   // A burst of events (or polls) costs one request per region: refreshes are coalesced and
   // at most one per region is in flight.
   var SPACING_MS = 300;
@@ -64,7 +102,10 @@
         // Same state as shown: keep the DOM, and with it whatever someone is typing.
         var fresh = versionOf(tpl.content);
         if (fresh !== null && fresh === versionOf(target)) { return; }
+        var typed = typedFields(target);
+        var focused = document.activeElement;
         target.replaceChildren(tpl.content);
+        restoreTyped(target, typed, focused);
         region.dispatchEvent(new CustomEvent("sandan:refreshed", { bubbles: true }));
       })
       .catch(function () { /* next event or poll tries again */ })
