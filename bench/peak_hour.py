@@ -28,6 +28,7 @@ import secrets
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main_async(cluster: Cluster, args: argparse.Namespace) -> int:
+    # The requests are blocking calls in threads: enough of them that the open-loop stream is
+    # never held back by the load generator's own pool (the default is cores + 4).
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=96))
     size = Size(phones=args.phones, orders=args.orders, claimers=0, timer_orders=0, gap_orders=0)
     world = await asyncio.to_thread(seed, size, f"peak{secrets.token_hex(3)}")
     base, base_ws = cluster.url, cluster.url.replace("http://", "ws://")

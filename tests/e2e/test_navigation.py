@@ -45,6 +45,7 @@ def test_one_navigation_leads_staff_everywhere_and_back(open_as, categories, wor
     expect(nav.get_by_role("link", name="统计")).to_have_attribute("aria-current", "page")
     # The statistics have the same way back, the language switch and sign-out.
     expect(page.get_by_role("button", name="退出")).to_be_visible()
+    page.wait_for_load_state()  # the switch sends itself from app.js, which runs once the page has loaded
     page.get_by_label("语言").select_option("en")
     expect(page).to_have_url(re.compile(r"/stats/"))
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Call-back reviews")).to_be_visible()
