@@ -204,6 +204,9 @@ class Phone:
         self.results: dict[str, list[bool]] = {}
         self.retried: set[str] = set()
         self.asked_again: set[str] = set()  # claims asked again after the answer's timeout
+        # What happened to each claim, for the ones that had to be asked again: when it went out
+        # and on which connection, which connections closed (with their codes) and resumed.
+        self.trace: list[tuple[float, str]] = []
         self.connected = asyncio.Event()
         self.ws: Any = None
         self.stopping = False
@@ -237,6 +240,7 @@ class Phone:
                 continue
             backoff = 0.2
             self.hosts.append(ws.response.headers.get("X-Sandan-Host", "?"))
+            self.note(f"connected #{len(self.hosts)} to {self.host}")
             self.replaying = self.baseline is not None
             self.ws = ws
             try:
@@ -249,6 +253,7 @@ class Phone:
                 self.connected.clear()
                 if ws.close_code is not None:
                     self.close_codes[ws.close_code] += 1
+                self.note(f"closed #{len(self.hosts)} ({ws.close_code})")
             if self.stopping:
                 break
             self.reconnects += 1
@@ -263,6 +268,7 @@ class Phone:
         elif kind == "resumed":
             self.replaying = False
             self.after_replay.append(frame["count"])
+            self.note(f"resumed #{len(self.hosts)}, resending {sorted(self.pending)}")
             self.connected.set()
             for ref, order in list(self.pending.items()):
                 # Its answer may have died with the host: ask again, same ref (a retried tap).
@@ -290,19 +296,28 @@ class Phone:
                 self.pending[ref] = order
                 await self.send({"type": "claim", "order": order, "ref": ref})
         elif kind == "claim.result":
+            self.note(f"answer {frame['ref']} ok={frame['ok']} on #{len(self.hosts)}")
             self.results.setdefault(frame["ref"], []).append(bool(frame["ok"]))
             self.pending.pop(frame["ref"], None)
         elif kind == "error":
             self.errors[frame.get("code", "?")] += 1
+            self.note(f"error {frame.get('code')} ref={frame.get('ref')} on #{len(self.hosts)}")
+
+    def note(self, what: str) -> None:
+        self.trace.append((time.monotonic(), what))
 
     async def send(self, frame: dict[str, Any]) -> None:
         ws = self.ws
         if ws is None:
+            self.note(f"not sent {frame.get('ref')}: no socket")
             return  # not connected: the claim stays pending and goes again after the resume
         try:
             await ws.send(json.dumps(frame))
-        except Exception:  # closing: the same
+        except Exception as exc:  # closing: the same
+            self.note(f"not sent {frame.get('ref')} on #{len(self.hosts)}: {type(exc).__name__}")
             return
+        if frame.get("type") == "claim":
+            self.note(f"sent {frame['ref']} on #{len(self.hosts)}")
 
     async def reconnect(self) -> None:
         if self.ws is not None:
@@ -647,7 +662,24 @@ def check_claims(world: World, phones: list[Phone], report: Report, orders: list
         f"exactly one winner per order ({several} with several, {none} with none, {wrong} not the order's volunteer)",
     )
     report.check(unanswered == 0, "every claim got its answer (or its retry did)")
+    # The story of the first few claims that had to be asked again (or are still unanswered).
+    stories = [(p, ref) for p in phones for ref in sorted(p.asked_again | set(p.pending)) if int(ref[1:]) in winners]
+    for p, ref in stories[:3]:
+        print(f"    phone {p.n}, claim {ref}:\n      " + "\n      ".join(claim_story(p.trace, ref)), flush=True)
     report.check(state["status"].get("claimed", 0) == len(orders), "0 orders stuck")
+
+
+def claim_story(trace: list[tuple[float, str]], ref: str, limit: int = 25) -> list[str]:
+    """A claim's lines of a phone's trace, with its connections' comings and goings, timed from
+    the claim's first line."""
+    start = next((t for t, what in trace if ref in what), None)
+    if start is None:
+        return ["(never sent)"]
+    return [
+        f"{t - start:+.2f}s {what}"
+        for t, what in trace
+        if t >= start - 0.5 and (ref in what or what.startswith(("connected", "closed", "resumed")))
+    ][:limit]
 
 
 def check_timers(world: World, cluster: Cluster, report: Report) -> None:
