@@ -98,6 +98,22 @@ def test_large_type_doubles_type_and_targets_and_follows_the_person(
         page.set_viewport_size(SIZES[size])
         shot(page, screenshots, f"{lang}-{size}-my-requests-large-type.png", size)
     page.goto("/orders/call-me")
+    # Twelve categories in large type cannot fit a phone's screen: the big button stays on it,
+    # at the top of the page and at its end, and a category is still one tap.
+    page.set_viewport_size(SIZES["phone"])
+    call = page.locator(".call-me-button")
+    height = SIZES["phone"]["height"]
+    for where in ("0", "document.scrollingElement.scrollHeight"):
+        page.evaluate(f"window.scrollTo(0, {where})")
+        box = call.bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= height, f"the button is off the screen: {box}"
+        assert box["height"] >= 2 * 48
+    tile = page.locator(".call-me .choice").nth(6)
+    tile.scroll_into_view_if_needed()
+    tile.click()
+    expect(tile.locator("input")).to_be_checked()
+    tile_box = tile.bounding_box()
+    assert tile_box and tile_box["height"] >= 88
     for size in SIZES:
         page.set_viewport_size(SIZES[size])
         shot(page, screenshots, f"{lang}-{size}-call-me-back-large-type.png", size)
