@@ -69,7 +69,7 @@ def main() -> None:
         if args.profile:
             from pyinstrument import Profiler
 
-            profiler = Profiler(interval=0.0005)
+            profiler = Profiler(interval=0.001)
             profiler.start()
         cpu, wall, failed = [], [], 0
         with connection.execute_wrapper(count):
@@ -89,6 +89,7 @@ def main() -> None:
             out = Path(args.profile)
             out.mkdir(parents=True, exist_ok=True)
             (out / f"{name}.txt").write_text(profiler.output_text(show_all=False, color=False))
+            (out / f"{name}.flat.txt").write_text(profiler.output_text(flat=True, color=False))
         if not cpu:
             print(f"{name:10} nothing to do")
             continue
