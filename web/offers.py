@@ -73,7 +73,7 @@ def offer_summaries(orders: Iterable[Order], *, sla: Sla | None = None) -> dict[
     from django.db.models import prefetch_related_objects
 
     prefetch_related_objects(rows, _offers())
-    table = sla or Sla.load()
+    table = sla or Sla.for_request()
     out: dict[int, OfferSummary] = {}
     for order in rows:
         summary = OfferSummary(minutes=table.minutes(order.branch_id, "offer"))
