@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -37,15 +38,16 @@ class OfferSummary:
     def count(self, state: str) -> int:
         return sum(1 for row in self.rows if row.state == state)
 
-    @property
+    # Read several times per row by the desk's board; a summary is complete once built.
+    @cached_property
     def open(self) -> int:
         return self.count(Offer.Status.OPEN)
 
-    @property
+    @cached_property
     def declined(self) -> int:
         return self.count(Offer.Status.DECLINED)
 
-    @property
+    @cached_property
     def lapsed(self) -> int:
         return self.count(Offer.Status.EXPIRED)
 
