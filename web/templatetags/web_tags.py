@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from django import template
 from django.utils import dateformat, timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -136,6 +136,21 @@ def hours(value) -> str:
 def public_description(order) -> str:
     """An order's description as an offer shows it: the resident's details masked."""
     return _public_description(order)
+
+
+@register.simple_tag
+def offer_counts(summary) -> str:
+    """The desk board's "offered to 3 · 1 open · 2 declined": the template's four
+    `blocktranslate`s, in one call (they were a fifth of rendering a board row)."""
+    total = len(summary.rows)
+    parts = [ngettext("offered to %(n)s", "offered to %(n)s", total) % {"n": total}]
+    if summary.open:
+        parts.append(_("%(n)s open") % {"n": summary.open})
+    if summary.declined:
+        parts.append(_("%(n)s declined") % {"n": summary.declined})
+    if summary.lapsed:
+        parts.append(_("%(n)s lapsed") % {"n": summary.lapsed})
+    return conditional_escape(" · ".join(parts))
 
 
 @register.simple_tag
