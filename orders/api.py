@@ -32,8 +32,10 @@ from orders.selectors import (
     order_get_for,
     order_list,
     personal_ids_for,
+    personal_ids_for_rows,
 )
 from orders.serializers import (
+    ORDER_ROW_COLUMNS,
     AttachmentSerializer,
     CategorySerializer,
     DuplicateSerializer,
@@ -43,6 +45,7 @@ from orders.serializers import (
     OrderCreateSerializer,
     OrderDetailSerializer,
     OrderSerializer,
+    render_order_rows,
 )
 from orders.states import ACTIONS, Status
 from timebank.api import EntrySerializer
@@ -100,10 +103,11 @@ class OrderListCreate(APIView):
         desks = desk_branch_ids(request.user)  # read once: the scope and the personal data both need it
         qs = order_list(request.user, status=wanted, role=request.query_params.get("role"), desks=desks)
         paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        # Rows, not model instances: the same output (render_order_rows), a third of the CPU.
+        page = paginator.paginate_queryset(qs.values(*ORDER_ROW_COLUMNS), request, view=self)
         assert page is not None
-        context = {"personal_ids": personal_ids_for(request.user, page, desks=desks)}
-        return paginator.get_paginated_response(OrderSerializer(page, many=True, context=context).data)
+        personal = personal_ids_for_rows(request.user, page, desks=desks)
+        return paginator.get_paginated_response(render_order_rows(page, personal_ids=personal))
 
     @extend_schema(
         request=OrderCreateSerializer,

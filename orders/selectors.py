@@ -82,10 +82,14 @@ def contact_open(order: Order, now: datetime | None = None) -> bool:
     while they hold it, while it waits for the resident's confirmation, and for
     SANDAN["CONTACT_HOURS_AFTER_CLOSE"] hours after it is closed (something left behind, a
     question about the job). After that the order stays in their history without them."""
-    if order.status != Status.CLOSED or order.closed_at is None:
+    return _contact_open(order.status, order.closed_at, now)
+
+
+def _contact_open(status: str, closed_at: datetime | None, now: datetime | None) -> bool:
+    if status != Status.CLOSED or closed_at is None:
         return True
     window = timedelta(hours=settings.SANDAN["CONTACT_HOURS_AFTER_CLOSE"])
-    return order.closed_at > (now or timezone.now()) - window
+    return closed_at > (now or timezone.now()) - window
 
 
 def can_see_personal_data(roles: set[Role], order: Order) -> bool:
@@ -161,6 +165,22 @@ def personal_ids_for(user, orders, *, desks: set[int] | None = None) -> set[int]
 
     return {
         o.pk for o in orders if o.resident_id == user.pk or o.branch_id in desks or (holds(o) and contact_open(o, now))
+    }
+
+
+def personal_ids_for_rows(user, rows: list[dict], *, desks: set[int]) -> set[int]:
+    """`personal_ids_for` of a list read as rows (`orders.serializers.ORDER_ROW_COLUMNS`)."""
+    now = timezone.now()
+    return {
+        r["id"]
+        for r in rows
+        if r["resident_id"] == user.pk
+        or r["branch_id"] in desks
+        or (
+            r["volunteer_id"] is not None
+            and r["volunteer__user_id"] == user.pk
+            and _contact_open(r["status"], r["closed_at"], now)
+        )
     }
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from core.memo import memoised
 from orders.models import Order
 from orders.states import Status
 from volunteers.models import Branch
@@ -78,6 +79,12 @@ class Sla:
         rows = Branch.objects.exclude(sla={}).values_list("id", "sla")
         overrides = {bid: clean for bid, raw in rows if (clean := clean_overrides(bid, raw))}
         return cls(defaults=default_minutes(), overrides=overrides)
+
+    @classmethod
+    def for_request(cls) -> Sla:
+        """`load`, once per request (`core.memo`): a page's panels and figures read one table,
+        one statement; outside a request (the timers' ticks) it reads afresh."""
+        return memoised(("sla",), cls.load)
 
     @classmethod
     def of(cls, branch: Branch) -> Sla:

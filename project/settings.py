@@ -340,6 +340,9 @@ SANDAN: dict[str, Any] = {
     "DUPLICATE_METRES": env_int("SANDAN_DUPLICATE_METRES", 300),
     "DUPLICATE_DAYS": env_int("SANDAN_DUPLICATE_DAYS", 7),
     "DUPLICATE_SIMILARITY": float(env_str("SANDAN_DUPLICATE_SIMILARITY", "0.15")),
+    # Seconds a scope's statistics (GET /api/v1/stats, the dashboard) are served from the
+    # cache before they are computed again (stats/cache.py); 0 computes them on every read.
+    "STATS_CACHE_SECONDS": env_int("SANDAN_STATS_CACHE_SECONDS", 30),
 }
 
 # --- Maps (web/static/web/map.js, docs/pages.md) -----------------------------------------------

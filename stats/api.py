@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.typing import AuthedRequest
+from stats.cache import remembered
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
 from stats.periods import parse_period
@@ -62,7 +63,8 @@ class Stats(APIView):
         start, end = parse_period(params.get("from"), params.get("to"))
         scope = scope_for(request.user, params.get("scope"), category=params.get("category"))
         body = {"scope": scope.text, "label": scope.label, "from": start, "to": end}
-        body.update(figures(scope.cohort(start, end)))
+        cohort = scope.cohort(start, end)
+        body.update(remembered("figures", cohort, lambda: figures(cohort)))
         return Response(body)
 
 

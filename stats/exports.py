@@ -177,7 +177,7 @@ def branch_months(scope: Scope, start: date, end: date) -> list[list[Any]]:
             accepted=Count("id", filter=Q(status__in=ACCEPTED_EVER)),
             closed=Count("id", filter=Q(status=Status.CLOSED)),
             reopened=Count("id", filter=Q(reopen_count__gt=0)),
-            overdue=Count("id", filter=Sla.load().overdue_q(timezone.now())),
+            overdue=Count("id", filter=Sla.for_request().overdue_q(timezone.now())),
             n_merged=Count("id", filter=Q(status=Status.MERGED)),
         )
         .order_by("month", "branch_id")

@@ -169,7 +169,7 @@ def figures(
         "closed": Count("id", filter=Q(status=Status.CLOSED)),
         "ever_done": Count("id", filter=Q(status__in=DONE) | Q(reopen_count__gt=0)),
         "reopened": Count("id", filter=Q(reopen_count__gt=0)),
-        "overdue": Count("id", filter=Sla.load().overdue_q(now)),
+        "overdue": Count("id", filter=Sla.for_request().overdue_q(now)),
     }
     postgres = connection.vendor == "postgresql"
     if postgres:

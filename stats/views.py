@@ -13,12 +13,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.typing import AuthedHttpRequest
 from orders.errors import InvalidInput, OrderError
 from orders.models import Category
+from stats.cache import remembered
 from stats.charts import bar_chart
 from stats.exports import BRANCH_MONTH_COLUMNS, FORMATS, branch_months, export, export_title
 from stats.figures import figures
@@ -68,8 +70,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     scope = scope_for(request.user, raw_scope, category=category)
     cohort = scope.cohort(start, end)
     by = "day" if (end - start).days <= 62 else "month"
-    rows = series_even(cohort, start=start, end=end, by=by)
-    figs = figures(cohort, rating_counts=rating_totals(rows))
+    rows = remembered("series", (cohort, by), lambda: series_even(cohort, start=start, end=end, by=by))
+    figs = remembered("dashboard", cohort, lambda: figures(cohort, rating_counts=rating_totals(rows)))
     labels = [f"{r['bucket']:%m-%d}" if by == "day" else f"{r['bucket']:%Y-%m}" for r in rows]
     chart = bar_chart(
         labels,
@@ -85,7 +87,11 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     )
     branch_id = scope.branch_ids[0] if scope.kind == "branch" and scope.branch_ids else None
     # The figures per branch and month: a desk's scope only (a volunteer's has no branches).
-    per_branch = branch_months(scope, start, end) if scope.branch_ids is not None else None
+    per_branch = (
+        remembered("branch-months", (cohort, get_language()), lambda: branch_months(scope, start, end))
+        if scope.branch_ids is not None
+        else None
+    )
     # Staff reach each branch's monthly review from the area's dashboard.
     below = Branch.objects.filter(pk__in=scope.branch_ids).order_by("name")[:200] if scope.kind == "area" else []
     return render(

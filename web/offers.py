@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -37,15 +38,16 @@ class OfferSummary:
     def count(self, state: str) -> int:
         return sum(1 for row in self.rows if row.state == state)
 
-    @property
+    # Read several times per row by the desk's board; a summary is complete once built.
+    @cached_property
     def open(self) -> int:
         return self.count(Offer.Status.OPEN)
 
-    @property
+    @cached_property
     def declined(self) -> int:
         return self.count(Offer.Status.DECLINED)
 
-    @property
+    @cached_property
     def lapsed(self) -> int:
         return self.count(Offer.Status.EXPIRED)
 
@@ -73,7 +75,7 @@ def offer_summaries(orders: Iterable[Order], *, sla: Sla | None = None) -> dict[
     from django.db.models import prefetch_related_objects
 
     prefetch_related_objects(rows, _offers())
-    table = sla or Sla.load()
+    table = sla or Sla.for_request()
     out: dict[int, OfferSummary] = {}
     for order in rows:
         summary = OfferSummary(minutes=table.minutes(order.branch_id, "offer"))

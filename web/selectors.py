@@ -3,8 +3,11 @@ overdue, a volunteer's tasks and hours. Every read is scoped through `orders.sel
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import QuerySet, Sum
@@ -30,7 +33,7 @@ def clock_for(order: Order, now: datetime | None = None) -> Clock | None:
 def with_clocks(orders) -> list[Order]:
     now = timezone.now()
     rows = list(orders)
-    sla = Sla.load()  # one read of the overrides for the whole list
+    sla = Sla.for_request()  # one read of the overrides for the whole list (and the page)
     for order in rows:
         order.clock = sla_clock_for(order, now, sla=sla)  # type: ignore[attr-defined]  # read by the templates
     return rows
@@ -47,21 +50,82 @@ def desk_orders(user, *, branch_id: int | None = None) -> QuerySet[Order]:
     return qs
 
 
-def desk_queue(user, *, branch_id: int | None = None) -> list[Order]:
+# What the desk's panels sort and filter by: a clock needs the state's timestamp, the order
+# needs kind and urgency. Read as plain values, so that a panel of hundreds of orders costs
+# no model instances; only the rows shown are read whole (`Panel.page`).
+_KEY_FIELDS = (
+    "pk",
+    "kind",
+    "status",
+    "urgency",
+    "branch_id",
+    "created_at",
+    "updated_at",
+    "reviewed_at",
+    "dispatched_at",
+    "claimed_at",
+    "started_at",
+    "escalated_at",
+)
+QUEUE_CAP = 200
+BOARD_CAP = 500
+
+
+@dataclass
+class Panel:
+    """The orders of one desk panel in the order shown, as sort keys (`pk`, `kind`, `status`,
+    `urgency`, `clock`…), and how many there are in all."""
+
+    keys: list[SimpleNamespace]
+    source: QuerySet[Order]
+    cap: int
+
+    @cached_property
+    def total(self) -> int:
+        # Past the cap the keys are a window: count them all (one statement, only then).
+        return len(self.keys) if len(self.keys) < self.cap else self.source.count()
+
+    def page(self, limit: int | None) -> list[Order]:
+        """The first `limit` orders (every one read when None), whole, with their clocks."""
+        shown = self.keys if limit is None else self.keys[:limit]
+        if not shown:
+            return []
+        # Only the relations the panels show (the scope's own joins are for the keys' read).
+        whole = self.source.select_related(None).select_related("category", "branch", "grid", "volunteer__user")
+        found = whole.order_by().in_bulk([k.pk for k in shown])
+        rows = []
+        for key in shown:
+            order = found.get(key.pk)
+            if order is not None:  # gone between the two reads
+                order.clock = key.clock  # type: ignore[attr-defined]  # read by the templates
+                rows.append(order)
+        return rows
+
+
+def _keys(qs: QuerySet[Order]) -> list[SimpleNamespace]:
+    now = timezone.now()
+    sla = Sla.for_request()
+    keys = [SimpleNamespace(**row) for row in qs.values(*_KEY_FIELDS)]
+    for key in keys:
+        key.clock = sla_clock_for(key, now, sla=sla)  # type: ignore[arg-type]  # the fields it reads
+    return keys
+
+
+def desk_queue(user, *, branch_id: int | None = None) -> Panel:
     """Incoming orders, oldest first: the one that has waited longest is reviewed first."""
-    qs = desk_orders(user, branch_id=branch_id).filter(status=Status.SUBMITTED).order_by("created_at", "id")
-    return with_clocks(qs[:200])
+    source = desk_orders(user, branch_id=branch_id).filter(status=Status.SUBMITTED)
+    return Panel(_keys(source.order_by("created_at", "id")[:QUEUE_CAP]), source, QUEUE_CAP)
 
 
-def desk_board(user, *, branch_id: int | None = None) -> list[Order]:
+def desk_board(user, *, branch_id: int | None = None) -> Panel:
     """Everything in flight; overdue first, then by how long it has waited."""
-    qs = desk_orders(user, branch_id=branch_id).filter(status__in=IN_FLIGHT).order_by("updated_at", "id")
-    rows = with_clocks(qs[:500])
-    rows.sort(key=_most_overdue_first)
-    return rows
+    source = desk_orders(user, branch_id=branch_id).filter(status__in=IN_FLIGHT)
+    keys = _keys(source.order_by("updated_at", "id")[:BOARD_CAP])
+    keys.sort(key=_most_overdue_first)
+    return Panel(keys, source, BOARD_CAP)
 
 
-def _most_overdue_first(order: Order) -> tuple[bool, int]:
+def _most_overdue_first(order: Order | SimpleNamespace) -> tuple[bool, int]:
     clock: Clock | None = getattr(order, "clock", None)
     return (not (clock and clock.overdue), -(clock.minutes if clock else 0))
 
@@ -69,10 +133,11 @@ def _most_overdue_first(order: Order) -> tuple[bool, int]:
 def desk_escalations(user, *, branch_id: int | None = None) -> list[Order]:
     """For staff: orders escalated to them or overdue anywhere below their areas."""
     open_states = [Status.SUBMITTED, *IN_FLIGHT]
-    rows = with_clocks(desk_orders(user, branch_id=branch_id).filter(status__in=open_states)[:500])
-    flagged = [o for o in rows if o.escalated_at is not None or not _most_overdue_first(o)[0]]
+    source = desk_orders(user, branch_id=branch_id).filter(status__in=open_states)
+    keys = _keys(source[:BOARD_CAP])
+    flagged = [k for k in keys if k.escalated_at is not None or not _most_overdue_first(k)[0]]
     flagged.sort(key=_most_overdue_first)
-    return flagged[:50]
+    return Panel(flagged, source, BOARD_CAP).page(50)
 
 
 def transfer_targets(user, order: Order) -> QuerySet[Branch]:

@@ -494,14 +494,21 @@ def desk(request: HttpRequest) -> HttpResponse:
     if branch_id is not None and branch_id not in {b.pk for b in branches}:
         branch_id = None
     is_staff = "staff" in _me(request)["roles"]
+    # "Show all": every order of the panels, as before they were paged (desk_lists.PAGE_SIZE).
+    everything = request.GET.get("all") == "1"
+    panel = {"branch_id": branch_id, "everything": everything}
     fragment = request.GET.get("fragment")
     if fragment == "queue":
         return render(
-            request, "web/partials/queue.html", {"queue": desk_lists.desk_queue(request.user, branch_id=branch_id)}
+            request,
+            "web/partials/queue.html",
+            {**panel, **desk_lists.desk_queue(request.user, branch_id=branch_id, everything=everything)},
         )
     if fragment == "board":
         return render(
-            request, "web/partials/board.html", {"board": desk_lists.desk_board(request.user, branch_id=branch_id)}
+            request,
+            "web/partials/board.html",
+            {**panel, **desk_lists.desk_board(request.user, branch_id=branch_id, everything=everything)},
         )
     if fragment == "escalations":
         return render(
@@ -510,10 +517,10 @@ def desk(request: HttpRequest) -> HttpResponse:
             {"escalations": selectors.desk_escalations(request.user, branch_id=branch_id)},
         )
     context = {
+        **panel,
+        **desk_lists.desk_queue(request.user, branch_id=branch_id, everything=everything),
+        **desk_lists.desk_board(request.user, branch_id=branch_id, everything=everything),
         "branches": branches,
-        "branch_id": branch_id,
-        "queue": desk_lists.desk_queue(request.user, branch_id=branch_id),
-        "board": desk_lists.desk_board(request.user, branch_id=branch_id),
         "is_staff": is_staff,
         "batch_api": selectors.api_route_exists("/api/v1/orders/batch/propose"),
         "map_config": map_settings(),

@@ -243,3 +243,57 @@ def test_dashboard_axis_is_even_ticks_are_whole_and_categories_are_a_select(clie
         html.index('<select name="category">') : html.index("</select>", html.index('<select name="category">'))
     ]
     assert '<option value="errands">' in select and "跑腿代购" in select
+
+
+def test_figures_are_kept_for_a_while_per_scope_and_period(
+    api, secretary, staff, world, closed_orders, resident, settings
+):
+    """stats/cache.py: a second read within STATS_CACHE_SECONDS computes nothing and may be
+    that many seconds old; another period is computed afresh; with 0 every read computes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SANDAN = {**settings.SANDAN, "STATS_CACHE_SECONDS": 30}
+    scope = f"branch:{world.north_branch.pk}"
+    first = stats(api, secretary, scope).json()
+    assert first["received"] == 4
+    build(branch=world.north_branch, resident=resident, status="submitted", created="2026-03-20 09:00")
+    with CaptureQueriesContext(connection) as ctx:
+        again = stats(api, secretary, scope).json()
+    assert again == first  # up to 30 s old
+    assert not [q for q in ctx.captured_queries if "orders_order" in q["sql"]]
+    # Staff of the area read the same branch's figures from the same entry.
+    assert stats(api, staff, scope).json() == first
+    # Another period is another entry.
+    assert (
+        api(secretary)
+        .get("/api/v1/stats", {"scope": scope, "from": "2026-03-01", "to": "2026-03-30"})
+        .json()["received"]
+        == 5
+    )
+    settings.SANDAN = {**settings.SANDAN, "STATS_CACHE_SECONDS": 0}
+    assert stats(api, secretary, scope).json()["received"] == 5
+
+
+def test_kept_figures_are_only_served_to_who_may_read_them(
+    api, secretary, other_secretary, world, closed_orders, settings
+):
+    settings.SANDAN = {**settings.SANDAN, "STATS_CACHE_SECONDS": 30}
+    scope = f"branch:{world.north_branch.pk}"
+    assert stats(api, secretary, scope).status_code == 200
+    assert stats(api, other_secretary, scope).status_code == 403
+
+
+def test_the_dashboard_keeps_its_figures_too(client, secretary, world, closed_orders, resident, settings):
+    settings.SANDAN = {**settings.SANDAN, "STATS_CACHE_SECONDS": 30}
+    client.force_login(secretary)
+    query = {"scope": f"branch:{world.north_branch.pk}", **MARCH}
+
+    def page() -> str:  # without the form's one-time token
+        return re.sub(r'name="csrfmiddlewaretoken" value="\w+"', "", client.get("/stats/", query).content.decode())
+
+    before = page()
+    build(branch=world.north_branch, resident=resident, status="submitted", created="2026-03-20 09:00")
+    assert page() == before
+    settings.SANDAN = {**settings.SANDAN, "STATS_CACHE_SECONDS": 0}
+    assert page() != before

@@ -13,6 +13,14 @@
 
   function rows() { return queue ? Array.prototype.slice.call(queue.querySelectorAll("tr[data-order]")) : []; }
 
+  // Every waiting request's id, shown or not: the panel shows the most pressing page, and a
+  // new request (not yet pressing) may arrive below it; it is still counted and chimed.
+  function ids() {
+    var table = queue && queue.querySelector("[data-ids]");
+    if (!table) { return rows().map(function (row) { return row.getAttribute("data-order"); }); }
+    return table.getAttribute("data-ids").split(" ").filter(Boolean);
+  }
+
   function showTitle() {
     var n = Object.keys(unseen).length;
     document.title = n ? "(" + n + ") " + baseTitle : baseTitle;
@@ -50,8 +58,7 @@
 
   function arrived() {
     var fresh = 0;
-    rows().forEach(function (row) {
-      var id = row.getAttribute("data-order");
+    ids().forEach(function (id) {
       if (!known[id]) { known[id] = true; unseen[id] = true; fresh += 1; }
     });
     mark();
@@ -72,7 +79,7 @@
   }
 
   if (queue) {
-    rows().forEach(function (row) { known[row.getAttribute("data-order")] = true; });  // already there
+    ids().forEach(function (id) { known[id] = true; });  // already there
     queue.addEventListener("sandan:refreshed", arrived);
     queue.addEventListener("click", function (event) {
       var row = event.target.closest && event.target.closest("tr[data-order]");
