@@ -102,7 +102,9 @@ def seed(size: Size, tag: str) -> World:
     from orders import services
     from volunteers.models import Area, Branch, Volunteer
 
-    lat, lng = 31.2300 + random.random() * 0.1, 121.4700
+    # Away from the demo city (its grids have polygons, which win over the nearest centre) and
+    # from other runs' worlds in the same database: each run's orders route to its own branch.
+    lat, lng = 31.2300 + random.random() * 0.5, 122.5 + random.random() * 0.5
     street = Area.objects.create(name=f"{tag} street", level="street", center_lat=lat, center_lng=lng)
     community = Area.objects.create(name=f"{tag} c", level="community", parent=street, center_lat=lat, center_lng=lng)
     grid = Area.objects.create(name=f"{tag} grid", level="grid", parent=community, center_lat=lat, center_lng=lng)
