@@ -390,6 +390,28 @@ def outbox_of(user_ids: list[int], above: dict[int, int]) -> dict[int, set[int]]
     return got
 
 
+async def offer_to_pool(
+    base: str, desk: str, order: int, pool: list[int], vol_of: dict[int, int], by_user: dict[int, Phone]
+) -> float | None:
+    """Dispatch `order` to the pool of users `pool` as the desk does; the seconds until every
+    one of their phones has the offer (30 s at most), or None if the dispatch was refused."""
+    t0 = time.perf_counter()
+    status, _ = await asyncio.to_thread(
+        http,
+        base,
+        "POST",
+        f"/api/v1/orders/{order}/dispatch",
+        {"mode": "pool", "volunteers": [vol_of[u] for u in pool]},
+        desk,
+    )
+    if status != 200:
+        return None
+    deadline = time.monotonic() + 30
+    while not all(order in by_user[u].offers for u in pool) and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - t0
+
+
 async def ask_again(phones: list[Phone], seconds: float = 40.0, patience: float = 5.0) -> None:
     """A claim whose answer has not come `patience` seconds after the socket settled is asked
     again with the same ref, as the app does after its timeout ("a clear retry"): the server

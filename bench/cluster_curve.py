@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cluster import PASSWORD, Phone, TicketStock, http, seed, setup_django  # noqa: E402
+from bench.cluster import PASSWORD, Phone, TicketStock, http, offer_to_pool, seed, setup_django  # noqa: E402
 from bench.cluster import Size as ScenarioSize  # noqa: E402
 from deploy.cluster import PG_DIRECT, Cluster, down, up  # noqa: E402
 
@@ -118,20 +118,9 @@ async def pool_offers(cluster: Cluster, phones_n: int, rounds: int) -> dict[str,
         while queue:
             r, order = queue.pop(0)
             pool = world.users[(r * 20) % (phones_n - 20) :][:20]
-            t0 = time.perf_counter()
-            status, _ = await asyncio.to_thread(
-                http,
-                base,
-                "POST",
-                f"/api/v1/orders/{order}/dispatch",
-                {"mode": "pool", "volunteers": [vol_of[u] for u in pool]},
-                desk,
-            )
-            if status != 200:
-                continue
-            while not all(order in by_user[u].offers for u in pool):
-                await asyncio.sleep(0.005)
-            latencies.append(time.perf_counter() - t0)
+            seconds = await offer_to_pool(base, desk, order, pool, vol_of, by_user)
+            if seconds is not None:
+                latencies.append(seconds)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(desk_lane() for _ in range(4)))

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cluster import PASSWORD, Phone, Size, TicketStock, http, seed, setup_django  # noqa: E402
+from bench.cluster import PASSWORD, Phone, Size, TicketStock, http, offer_to_pool, seed, setup_django  # noqa: E402
 from deploy.cluster import Cluster, down, up  # noqa: E402
 
 # The city's peak hour (docs/scaling.md).
@@ -134,22 +134,9 @@ async def main_async(cluster: Cluster, args: argparse.Namespace) -> int:
             latencies.append(seconds)
 
         async def dispatch(order: int) -> None:
-            pool = random.sample(world.users, 20)
-            t0 = time.perf_counter()
-            status, _ = await asyncio.to_thread(
-                http,
-                base,
-                "POST",
-                f"/api/v1/orders/{order}/dispatch",
-                {"mode": "pool", "volunteers": [vol_of[u] for u in pool]},
-                desk,
-            )
-            if status != 200:
-                return
-            deadline = time.monotonic() + 30
-            while not all(order in by_user[u].offers for u in pool) and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)
-            offer_times.append(time.perf_counter() - t0)
+            seconds = await offer_to_pool(base, desk, order, random.sample(world.users, 20), vol_of, by_user)
+            if seconds is not None:
+                offer_times.append(seconds)
 
         start = time.monotonic()
         next_req = next_order = start
