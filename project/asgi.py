@@ -2,11 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-# Django must be set up before anything imports models (consumers do).
-django_asgi_app = get_asgi_application()
+
+from django.conf import settings
+
+from project.lanes import get_http_application
+
+# Django must be set up before anything imports models (consumers do); requests run on a fixed
+# set of threads (project/lanes.py).
+django_asgi_app = get_http_application(settings.HTTP_THREADS)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

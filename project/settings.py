@@ -176,9 +176,9 @@ if DATABASE_URL:
         )
     }
     # PostgreSQL through a pool of connections per process (psycopg_pool, Django's `pool`
-    # option). Under daphne every HTTP request runs on a thread of its own and Django keeps a
-    # connection per thread, so without a pool each request opened a new connection, however
-    # DB_CONN_MAX_AGE was set (docs/performance.md, Realtime).
+    # option). Django keeps a connection per thread, and the sockets' queries and the HTTP
+    # lanes (HTTP_THREADS) run on threads of their own; before the lanes every request had a
+    # new thread and without a pool opened a new connection (docs/performance.md, Realtime).
     _pool_size = env_int("DB_POOL_MAX_SIZE", 20)
     if _pool_size > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
         if DATABASES["default"]["CONN_MAX_AGE"]:
@@ -384,6 +384,11 @@ REALTIME = {
     "GC_THRESHOLD": env_int("REALTIME_GC_THRESHOLD", 10_000),
     "SWITCH_INTERVAL_MS": env_int("REALTIME_SWITCH_INTERVAL_MS", 1),
 }
+
+# Threads that run HTTP requests in each daphne process (project/lanes.py): a request borrows one
+# for its lifetime instead of Django starting a thread for every request. Keep it below
+# DB_POOL_MAX_SIZE. 0 = Django's own handler (a new thread per request).
+HTTP_THREADS = env_int("HTTP_THREADS", 8)
 
 # --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------
 # Defaults in minutes; a branch overrides any of them in `Branch.sla` ({"review": 30, ...}).
