@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--profile", help="write a pyinstrument text profile per step into this folder")
+    parser.add_argument("--sql", help="write the statements of each step's last request into this file")
     args = parser.parse_args()
 
     import http_load
@@ -60,9 +61,11 @@ def main() -> None:
     for name in ["create", *http_load.CHAIN]:
         reqs = steps[0][1] if name == "create" else http_load._chain_requests(world, name, since)
         statements = [0]
+        last: list[str] = []
 
-        def count(execute, sql, params, many, context, statements=statements):  # type: ignore[no-untyped-def]
+        def count(execute, sql, params, many, context, statements=statements, last=last):  # type: ignore[no-untyped-def]
             statements[0] += 1
+            last.append(sql)
             return execute(sql, params, many, context)
 
         profiler = None
@@ -74,6 +77,7 @@ def main() -> None:
         cpu, wall, failed = [], [], 0
         with connection.execute_wrapper(count):
             for req in reqs:
+                last.clear()
                 c0, w0 = time.thread_time(), time.perf_counter()
                 response = client.post(
                     req.path,
@@ -90,6 +94,9 @@ def main() -> None:
             out.mkdir(parents=True, exist_ok=True)
             (out / f"{name}.txt").write_text(profiler.output_text(show_all=False, color=False))
             (out / f"{name}.flat.txt").write_text(profiler.output_text(flat=True, color=False))
+        if args.sql and last:
+            with open(args.sql, "a") as sql_file:
+                sql_file.write(f"== {name}: {len(last)} statements\n" + "".join(f"{q}\n" for q in last))
         if not cpu:
             print(f"{name:10} nothing to do")
             continue
