@@ -20,7 +20,6 @@ SYSTEM role inside the timer step's transaction.
 from __future__ import annotations
 
 import copy
-
 import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
