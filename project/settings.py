@@ -388,7 +388,7 @@ REALTIME = {
 # Threads that run HTTP requests in each daphne process (project/lanes.py): a request borrows one
 # for its lifetime instead of Django starting a thread for every request. Keep it below
 # DB_POOL_MAX_SIZE. 0 = Django's own handler (a new thread per request).
-HTTP_THREADS = env_int("HTTP_THREADS", 8)
+HTTP_THREADS = env_int("HTTP_THREADS", 4)
 
 # --- SLA timers and notification delivery (timers/, notifications/delivery/) ----------------------
 # Defaults in minutes; a branch overrides any of them in `Branch.sla` ({"review": 30, ...}).
