@@ -20,6 +20,7 @@ from orders.models import Attachment, Order
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_page_tour import DOCS, save_small
 from tests.e2e.test_small_fixes import submit, to_state
+from tests.factories import ResidentProfileFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -58,7 +59,15 @@ def test_every_resident_page_passes_axe_at_both_sizes_in_both_languages(
         submit(resident, "Fetch my medicine", contact_phone="13900001111"), "completed", secretary, volunteer
     )
     waiting = submit(resident, "Please call me back.", kind="callback")
+    # Issue 17's resident pages too: a neighbour's request they follow ("this is mine too"),
+    # and their own request merged into it by the desk.
+    neighbour = ResidentProfileFactory(user__username="neighbour", grid=world.north).user
+    theirs = submit(neighbour, "The stair light is out")
+    services.order_follow(order_id=theirs.pk, user=resident)
+    merged = submit(resident, "Stair light broken")
+    services.order_merge(order_id=merged.pk, user=secretary, into=theirs.pk)
     paths = ["/orders/", "/orders/new", "/orders/call-me", f"/orders/{done.pk}/", f"/orders/{waiting.pk}/"]
+    paths += [f"/orders/{theirs.pk}/", f"/orders/{merged.pk}/"]
     problems = []
     for large in (False, True):
         resident.large_type = large

@@ -134,7 +134,17 @@ def test_a_resident_taps_the_map_to_put_the_pin_then_uses_their_location_instead
     pin_map.scroll_into_view_if_needed()
     box = pin_map.bounding_box()
     phone.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+    tapped = (float(phone.input_value("#id_pin_lat")), float(phone.input_value("#id_pin_lng")))
+    # …then moved: dragged a little up and to the right, where the door really is.
+    here = pin_map.locator(".map-pin-here").bounding_box()
+    phone.mouse.move(here["x"] + here["width"] / 2, here["y"] + here["height"] / 2)
+    phone.mouse.down()
+    phone.mouse.move(here["x"] + here["width"] / 2 + 40, here["y"] + here["height"] / 2 - 30, steps=8)
+    phone.mouse.up()
+    expect(phone.locator("#id_pin_lat")).not_to_have_value(str(tapped[0]))
     pin = (float(phone.input_value("#id_pin_lat")), float(phone.input_value("#id_pin_lng")))
+    assert pin[0] > tapped[0] and pin[1] > tapped[1]  # north and east of the tap
+    expect(pin_map.locator(".map-pin-here")).to_have_count(1)
     phone.get_by_role("button", name="提交诉求").click()
     expect(phone).to_have_url(re.compile(r"/orders/\d+/$"))
     second = Order.objects.filter(resident=resident).latest("id")

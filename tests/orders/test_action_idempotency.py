@@ -4,10 +4,12 @@ phone is back online, or a lost answer) is taken once and answers as the first t
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from orders.actions import order_act
-from orders.models import IdempotencyKey, OrderEvent
+from orders.models import Attachment, IdempotencyKey, OrderEvent
+from tests.orders.media import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +102,22 @@ def test_the_page_and_the_api_take_a_resent_tap_once(submit, advance, volunteer,
     assert [a.status_code for a in answers] == [200, 200]
     assert answers[1].data["status"] == "in_progress"
     assert OrderEvent.objects.filter(order=other, action="start").count() == 1
+
+
+def test_a_resent_done_with_its_photo_keeps_one_photo(submit, advance, volunteer):
+    """The queue sends "Done" with the photo taken without signal; sent twice (the answer was
+    lost), the photo is attached once, with the action that was taken once."""
+    order = advance(submit(), "in_progress")
+    client = Client()
+    client.force_login(volunteer)
+
+    def done():
+        photo = SimpleUploadedFile("after.jpg", jpeg_bytes(), content_type="image/jpeg")
+        body = {"note": "Carried the rice", "hours": "1", "key": "queued-done", "photo": photo}
+        return client.post(f"/orders/{order.pk}/complete", body, HTTP_ACCEPT="application/json")
+
+    first, second = done(), done()
+    assert first.status_code == second.status_code == 200, second.content
+    assert (first.json()["replayed"], second.json()["replayed"]) == (False, True)
+    assert Attachment.objects.filter(order=order, uploaded_by=volunteer, kind="photo").count() == 1
+    assert OrderEvent.objects.filter(order=order, action="complete").count() == 1

@@ -4,7 +4,7 @@ figures counting a merged need once (the races are in test_merge_race.py)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -185,6 +185,23 @@ def test_the_desk_sees_likely_duplicates_of_its_own_orders_only(api, new_order, 
     # Another desk does not see the order at all; its resident sees no candidates.
     assert api(other_secretary).get(f"/api/v1/orders/{first.pk}/duplicates").status_code == 404
     assert api(neighbour).get(f"/api/v1/orders/{again.pk}/duplicates").data == []
+
+
+def test_the_desks_duplicates_are_the_same_category_near_and_close_in_time(api, new_order, neighbour, secretary):
+    """Words alone do not make a duplicate: the same words in another category, a kilometre
+    away or submitted more than SANDAN_DUPLICATE_DAYS before are left out."""
+    first = new_order(category="repair", description="厨房水龙头漏水")
+    text = "水龙头一直在漏水，谢谢"
+    same = new_order(user=neighbour, category="repair", description=text, lat=NEAR_LAT, lng=BASE_LNG)
+    other_kind = new_order(user=neighbour, category="errands", description=text, lat=NEAR_LAT, lng=BASE_LNG)
+    far = new_order(user=neighbour, category="repair", description=text, lat=NEAR_LAT, lng=BASE_LNG)
+    old = new_order(user=neighbour, category="repair", description=text, lat=NEAR_LAT, lng=BASE_LNG)
+    # Moved after routing, so that each stays on this desk and differs in one thing only.
+    Order.objects.filter(pk=far.pk).update(lat=BASE_LAT + 0.009)  # about 1 km north
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    found = [row["id"] for row in api(secretary).get(f"/api/v1/orders/{first.pk}/duplicates").data]
+    assert found == [same.pk]
+    assert {other_kind.branch_id, far.branch_id, old.branch_id} == {first.branch_id}
 
 
 def test_merge_closes_the_duplicate_and_its_resident_follows_the_survivor(
