@@ -1,0 +1,72 @@
+"""A list reads only its caller's orders, whatever the size of the table: at a city's size (a
+million orders a year) a list that reads the whole table is a page that takes seconds.
+PostgreSQL's own plan is the witness: with many other people's orders and fresh statistics,
+no scope of the list scans the orders table."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from orders import services
+from orders.models import Order
+from orders.selectors import order_list
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+OTHERS = 30_000
+
+
+def _submit(resident, text: str) -> Order:
+    return services.order_submit(resident=resident, data=services.OrderInput(category="errands", description=text))[0]
+
+
+@pytest.fixture
+def city(resident, other_resident, secretary, volunteer):
+    """The resident's, a followed, a held and an offered order among many of other people's."""
+    own = _submit(resident, "My own request")
+    neighbours = _submit(other_resident, "A neighbour's request I follow")
+    services.order_follow(order_id=neighbours.pk, user=resident)
+    held = _submit(resident, "Held by the volunteer")
+    offered = _submit(resident, "Offered to the volunteer")
+    for order in (held, offered):
+        services.order_accept(order_id=order.pk, user=secretary)
+        services.order_dispatch(order_id=order.pk, user=secretary, mode="direct", volunteer=volunteer.volunteer.pk)
+    services.order_claim(order_id=held.pk, user=volunteer)
+    template = _submit(other_resident, "Somebody else's request")
+    columns = [f.column for f in Order._meta.concrete_fields if not f.primary_key]
+    names = ", ".join(f'"{c}"' for c in columns)
+    with connection.cursor() as cursor:
+        # Copies of another resident's request, in the other branch: a city around the callers.
+        cursor.execute(
+            f"INSERT INTO orders_order ({names}) SELECT {names} FROM orders_order, generate_series(1, %s) "  # noqa: S608 (column names from the model)
+            "WHERE orders_order.id = %s",
+            [OTHERS, template.pk],
+        )
+        cursor.execute("ANALYZE orders_order")
+    return {"own": own, "followed": neighbours, "held": held, "offered": offered}
+
+
+def _plan(qs) -> str:
+    return qs.explain()
+
+
+@pytest.mark.parametrize(
+    ("who", "role", "expected"),
+    [
+        ("resident", None, {"own", "followed", "held", "offered"}),
+        ("resident", "resident", {"own", "followed", "held", "offered"}),
+        ("volunteer", None, {"held", "offered"}),
+        ("volunteer", "volunteer", {"held", "offered"}),
+        ("secretary", "desk", {"own", "held", "offered"}),
+    ],
+)
+def test_each_list_reads_its_orders_by_an_index(city, request, who, role, expected):
+    user = request.getfixturevalue(who)
+    qs = order_list(user, role=role)
+    seen = {name for name, order in city.items() if qs.filter(pk=order.pk).exists()}
+    assert seen == expected
+    assert qs.count() == len(expected)  # none of the city's others
+    page = qs[:50]
+    assert "Seq Scan on orders_order" not in _plan(page), _plan(page)
+    assert "Seq Scan on orders_order" not in _plan(qs.order_by()), "the page's count"
