@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders import services
 from orders.models import Order
@@ -70,3 +71,15 @@ def test_each_list_reads_its_orders_by_an_index(city, request, who, role, expect
     page = qs[:50]
     assert "Seq Scan on orders_order" not in _plan(page), _plan(page)
     assert "Seq Scan on orders_order" not in _plan(qs.order_by()), "the page's count"
+
+
+def test_the_page_count_reads_the_scope_alone(city, api, secretary):
+    """The count under a page needs no joins: a desk's whole history is counted from the
+    branch's index, not through the seven tables the page's columns come from."""
+    with CaptureQueriesContext(connection) as statements:
+        response = api(secretary).get("/api/v1/orders?role=desk&limit=2")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
+    counts = [q["sql"] for q in statements.captured_queries if "COUNT(" in q["sql"]]
+    assert len(counts) == 1 and "JOIN" not in counts[0], counts
