@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -111,6 +111,7 @@ def order_list(
     scope = Q(pk__in=[])
     if "resident" in wanted:
         scope |= Q(resident=user)
+    branches: set[int] = set()
     if "desk" in wanted:
         branches = desk_branch_ids(user) if desks is None else desks
         if branches:
@@ -124,7 +125,16 @@ def order_list(
     )
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("-created_at", "-id")
+    if branches:
+        # A desk's orders are many and spread over time: newest first along the date's index.
+        return qs.order_by("-created_at", "-id")
+    # A person's own, held and offered orders are few (a long-serving volunteer's, thousands):
+    # found by their indexes, then sorted. Ordered by the bare column, PostgreSQL could walk
+    # the city's orders backwards by date looking for them, expecting them among the newest:
+    # 390 ms for a volunteer whose 1,750 orders are old (docs/performance.md, "Fifth pass").
+    # The date plus nothing sorts the same and matches no index.
+    created = ExpressionWrapper(F("created_at") + timedelta(0), output_field=DateTimeField())
+    return qs.order_by(created.desc(), "-id")
 
 
 def _related_order_ids(user, *, followed: bool, volunteering: bool) -> list[int]:
