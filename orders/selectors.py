@@ -125,14 +125,15 @@ def order_list(
     )
     if status:
         qs = qs.filter(status=status)
-    if branches:
+    if branches or not related:
         # A desk's orders are many and spread over time: newest first along the date's index.
+        # A resident's own alone: along their (resident, date) index, however many they have.
         return qs.order_by("-created_at", "-id")
-    # A person's own, held and offered orders are few (a long-serving volunteer's, thousands):
-    # found by their indexes, then sorted. Ordered by the bare column, PostgreSQL could walk
-    # the city's orders backwards by date looking for them, expecting them among the newest:
-    # 390 ms for a volunteer whose 1,750 orders are old (docs/performance.md, "Fifth pass").
-    # The date plus nothing sorts the same and matches no index.
+    # Ids read first (held, offered, followed) are few, a long-serving volunteer's thousands:
+    # found by their ids, then sorted. Ordered by the bare column, PostgreSQL could walk the
+    # city's orders backwards by date expecting to meet them among the newest: 390 ms for a
+    # volunteer whose 1,750 orders are old (docs/performance.md, "Fifth pass"). The date plus
+    # nothing sorts the same and matches no index.
     created = ExpressionWrapper(F("created_at") + timedelta(0), output_field=DateTimeField())
     return qs.order_by(created.desc(), "-id")
 

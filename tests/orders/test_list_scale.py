@@ -5,6 +5,8 @@ no scope of the list scans the orders table."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -107,3 +109,14 @@ def test_a_volunteer_with_a_long_past_is_not_looked_for_along_the_city_by_date(c
     assert [page[0].pk, page[1].pk] == sorted([city["held"].pk, city["offered"].pk], reverse=True)
     plan = _plan(qs[:50])
     assert "created_at_" not in plan, plan  # not along the date's index
+
+
+def test_a_resident_with_many_orders_reads_the_newest_page_from_their_index(city, other_resident):
+    """30,000 orders of one resident: the first page comes in date order from an index (at
+    most the ties of one date sorted by id), without sorting them all."""
+    qs = order_list(other_resident, role="resident")
+    page = list(qs[:50])
+    assert len(page) == 50 and page == sorted(page, key=lambda o: (o.created_at, o.pk), reverse=True)
+    plan = _plan(qs[:50])
+    full_sorts = re.findall(r"^\s*(?:->\s+)?Sort\s+\(cost=", plan, flags=re.MULTILINE)
+    assert not full_sorts and "Seq Scan on orders_order" not in plan, plan
