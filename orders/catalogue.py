@@ -16,6 +16,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from orders.models import Category
+from orders.serializers import CategorySerializer
+from volunteers.models import Skill
+
 KEY = "orders:categories:v1"
 SECONDS = 600
 
@@ -25,9 +29,6 @@ def active_categories() -> list[dict[str, Any]]:
     found = cache.get(KEY)
     if found is not None:
         return found  # type: ignore[no-any-return]
-    from orders.models import Category
-    from orders.serializers import CategorySerializer
-
     rows = Category.objects.filter(active=True).prefetch_related("skills")
     rendered = [dict(item) for item in CategorySerializer(rows, many=True).data]
     cache.set(KEY, rendered, SECONDS)
@@ -41,9 +42,6 @@ def forget_categories(**_: Any) -> None:
 
 def connect() -> None:
     """Forget the list on every change that shows in it (called once, from the app's ready())."""
-    from orders.models import Category
-    from volunteers.models import Skill
-
     for model in (Category, Skill):
         post_save.connect(forget_categories, sender=model, dispatch_uid=f"categories-saved-{model.__name__}")
         post_delete.connect(forget_categories, sender=model, dispatch_uid=f"categories-deleted-{model.__name__}")

@@ -108,7 +108,7 @@ def order_list(
     every list: invisible on the demo city, a scan of the year's million orders on every
     resident's page in a city (docs/performance.md, "Fifth pass")."""
     wanted = {role} if role in ("resident", "desk", "volunteer") else {"resident", "desk", "volunteer"}
-    scope = Q(pk__in=[])
+    scope = Q(pk__in=[])  # nothing yet: each scope below adds its orders
     if "resident" in wanted:
         scope |= Q(resident=user)
     branches: set[int] = set()
