@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.utils.functional import cached_property
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,9 +63,37 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
+class _OneRedisPerPoolClient(RedisCacheClient):
+    """Django's client, keeping one `redis.Redis` per connection pool instead of one per operation.
+
+    Django's `get_client()` builds a new `redis.Redis(connection_pool=pool)` for every cache
+    operation, several per HTTP request (the sessions are read from the cache): measured at
+    0.11-0.18 ms each, about what the GET itself costs (a `cache.get()` against a local Redis:
+    0.24-0.39 ms before, 0.14-0.18 ms after). A `redis.Redis` over a pool is thread-safe (each
+    command takes a connection from the pool and gives it back), so one per pool serves every
+    thread of the process.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._redis_by_pool: dict[Any, Any] = {}
+        self._redis_lock = threading.Lock()
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = self._redis_by_pool.get(pool)
+        if client is None:
+            with self._redis_lock:
+                client = self._redis_by_pool.get(pool)
+                if client is None:
+                    client = self._redis_by_pool[pool] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+        return client
+
+
 class ResilientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
+        self._class = _OneRedisPerPoolClient
         # Named after the Redis location: one memory cache per configured cache, per process.
         self.local = LocMemCache(f"sandan-fallback-{server}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self.local.key_prefix, self.local.version = self.key_prefix, self.version
