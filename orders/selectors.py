@@ -10,6 +10,7 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterR
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.prepared import prepared
 from orders.errors import InvalidInput, NotPermitted, OrderNotFound
 from orders.models import Offer, Order, OrderFollower
 from orders.states import Role, Status
@@ -25,7 +26,7 @@ def roles_for(user, order: Order) -> set[Role]:
     """The caller's relations to one order (for an order read without `with_roles`)."""
     if not user.is_authenticated:
         return set()
-    annotated = with_roles(Order.objects.filter(pk=order.pk), user).values(*_ROLE_FLAGS).first()
+    annotated = _role_flags.first(user.pk, order.pk)
     if annotated is None:
         return set()
     return _roles(user, order, annotated)
@@ -38,7 +39,11 @@ _ROLE_FLAGS = ("as_secretary", "as_staff", "as_offered", "as_follower")
 
 def with_roles(orders: QuerySet[Order], user) -> QuerySet[Order]:
     """`orders` annotated with the caller's relations to each; read them with `roles_of`."""
-    uid: int = user.pk if user.is_authenticated else 0  # 0: nobody's id; an anonymous caller has no roles
+    return with_roles_of(orders, user.pk if user.is_authenticated else 0)  # 0: nobody; anonymous has no roles
+
+
+def with_roles_of(orders: QuerySet[Order], uid: int) -> QuerySet[Order]:
+    """`with_roles` for a user id (what a prepared read takes)."""
     area = OuterRef("branch__area_id")
     return orders.annotate(
         as_secretary=Exists(Branch.secretaries.through.objects.filter(branch_id=OuterRef("branch_id"), user_id=uid)),
@@ -51,6 +56,11 @@ def with_roles(orders: QuerySet[Order], user) -> QuerySet[Order]:
         ),
         as_follower=Exists(OrderFollower.objects.filter(order_id=OuterRef("pk"), user_id=uid)),
     )
+
+
+@prepared
+def _role_flags(uid: int, order_id: int) -> QuerySet:
+    return with_roles_of(Order.objects.filter(pk=order_id), uid).values(*_ROLE_FLAGS).order_by()
 
 
 def roles_of(user, order: Order) -> set[Role]:
@@ -157,17 +167,24 @@ def _related_order_ids(user, *, followed: bool, volunteering: bool) -> list[int]
     return sorted(set(ids))
 
 
-def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
-    """One order and the caller's roles on it; 404 when the caller has none."""
-    order = (
-        with_roles(
+@prepared
+def _order_with_roles(uid: int, order_id: int) -> QuerySet[Order]:
+    # Compiled once (core/prepared.py): building this read cost ~7 ms a call, running it 0.4.
+    return (
+        with_roles_of(
             Order.objects.select_related("category", "branch__area", "volunteer__user", "resident__resident", "grid"),
-            user,
+            uid,
         )
         .filter(pk=order_id)
         .order_by()  # one row by key: no sort (it cost ~3 ms a call with these joins)
-        .first()
     )
+
+
+def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
+    """One order and the caller's roles on it; 404 when the caller has none."""
+    if not user.is_authenticated:
+        raise OrderNotFound()  # no roles on any order
+    order = _order_with_roles.first(user.pk, int(order_id))
     if order is None:
         raise OrderNotFound()
     roles = roles_of(user, order)
@@ -176,9 +193,16 @@ def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
     return order, roles
 
 
-def open_offers_for(user) -> QuerySet[Offer]:
+def open_offers_for(user) -> list[Offer]:
+    """The offers waiting for the caller's tap, newest first."""
+    return _open_offers.all(user.pk) if user.is_authenticated else []
+
+
+@prepared
+def _open_offers(uid: int) -> QuerySet[Offer]:
+    # Compiled once (core/prepared.py): a volunteer's phone asks for this on every refresh.
     return (
-        Offer.objects.filter(volunteer__user=user, status=Offer.Status.OPEN, order__status="dispatched")
+        Offer.objects.filter(volunteer__user_id=uid, status=Offer.Status.OPEN, order__status="dispatched")
         .select_related("order__category", "order__grid", "order__branch", "order__resident__resident")
         .order_by("-created_at")
     )

@@ -32,10 +32,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.prepared import prepared
 from notifications.events import outbox_forget, publish
 from orders import offers
 from orders.errors import (
@@ -52,7 +53,7 @@ from orders.limits import order_submit_check_rate
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, OrderFollower, Rating
 from orders.payloads import event_payload, order_payload, public_event_payload, public_order_payload
 from orders.records import record_add
-from orders.selectors import batch_orders_for, roles_for, roles_of, with_roles
+from orders.selectors import batch_orders_for, roles_for, roles_of, with_roles_of
 from orders.states import DESK, OPEN, TRANSITIONS, Role, Status, may
 from timebank.models import Entry
 from timebank.services import timebank_adjust, timebank_credit_order
@@ -100,16 +101,44 @@ def _load(order_id: int, user) -> tuple[Order, set[Role]]:
 
 
 def _fetch(order_id: int, *, viewer=None) -> Order:
-    # What services and payloads read, no more: each further join (the volunteer's and the
-    # resident's user rows) and the model's ordering cost ORM and planner time on every
-    # transition; 2.2 instead of 7.5 ms a call measured (docs/performance.md, Realtime).
-    orders = Order.objects.select_related("category", "branch__area", "volunteer", "grid")
-    if viewer is not None:
-        orders = with_roles(orders, viewer)  # the viewer's roles come with the row
-    order = orders.filter(pk=order_id).order_by().first()
+    if viewer is None:
+        order = _order_alone.first(int(order_id))
+    else:  # the viewer's roles come with the row
+        order = _order_viewed.first(viewer.pk if viewer.is_authenticated else 0, int(order_id))
     if order is None:
         raise OrderNotFound()
     return order
+
+
+# What services and payloads read, no more: each further join (the volunteer's and the
+# resident's user rows) and the model's ordering cost ORM and planner time on every
+# transition; 2.2 instead of 7.5 ms a call measured (docs/performance.md, Realtime). Compiled
+# once (core/prepared.py): building the read cost more than running it.
+def _service_read() -> QuerySet[Order]:
+    return Order.objects.select_related("category", "branch__area", "volunteer", "grid").order_by()
+
+
+@prepared
+def _order_alone(order_id: int) -> QuerySet[Order]:
+    return _service_read().filter(pk=order_id)
+
+
+@prepared
+def _order_viewed(uid: int, order_id: int) -> QuerySet[Order]:
+    return with_roles_of(_service_read(), uid).filter(pk=order_id)
+
+
+@prepared
+def _order_to_claim(uid: int, volunteer_id: int, order_id: int) -> QuerySet[Order]:
+    # One read for the order, the caller's roles and "had I an offer": the hot path of a pool
+    # race. Volunteer id 0 (the caller is none) has no offers.
+    had_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer_id=volunteer_id)
+    return (
+        with_roles_of(Order.objects.select_related("branch__area", "volunteer"), uid)
+        .annotate(had_offer=Exists(had_offer))
+        .filter(pk=order_id)
+        .order_by()
+    )
 
 
 def _check(action: str, order: Order, roles: set[Role]) -> None:
@@ -653,15 +682,7 @@ def order_claim(*, order_id: int, user) -> Order:
     lock may be stale, the record then cannot be.
     """
     volunteer = getattr(user, "volunteer", None)
-    # One read for the order, the caller's roles and "had I an offer": the hot path of a pool race.
-    had_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer=volunteer)
-    order = (
-        with_roles(Order.objects.select_related("branch__area", "volunteer"), user)
-        .annotate(had_offer=Exists(had_offer))
-        .filter(pk=order_id)
-        .order_by()
-        .first()
-    )
+    order = _order_to_claim.first(user.pk or 0, volunteer.pk if volunteer is not None else 0, int(order_id))
     if order is None:
         raise OrderNotFound()
     if volunteer is not None and order.volunteer_id == volunteer.pk and order.status == Status.CLAIMED:

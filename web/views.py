@@ -442,7 +442,7 @@ def _volunteer_or_404(request: HttpRequest) -> Volunteer:
 def volunteer_home(request: HttpRequest) -> HttpResponse:
     volunteer = _volunteer_or_404(request)
     fragment = request.GET.get("fragment")
-    offers = list(open_offers_for(request.user)[:50])
+    offers = open_offers_for(request.user)[:50]
     tasks = selectors.volunteer_tasks(request.user)
     if fragment == "offers":
         return render(request, "web/partials/offers.html", {"offers": offers})
