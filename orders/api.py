@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -24,7 +24,7 @@ from orders.attachments import attachment_for, order_attach
 from orders.catalogue import active_categories
 from orders.duplicates import likely_duplicates, nearby_open
 from orders.errors import InvalidInput, OrderNotFound
-from orders.models import Order, OrderEvent
+from orders.models import Order
 from orders.selectors import (
     MAX_BATCH,
     can_see_personal_data,
@@ -33,6 +33,7 @@ from orders.selectors import (
     order_list,
     personal_ids_for,
     personal_ids_for_rows,
+    with_timeline,
 )
 from orders.serializers import (
     ORDER_ROW_COLUMNS,
@@ -59,8 +60,7 @@ STATUSES = frozenset(s.value for s in Status)
 
 def render_order(order: Order, user, *, detail: bool = False, roles=None) -> dict[str, Any]:
     if detail:
-        # The timeline with its actors in one query, not one more per step.
-        prefetch_related_objects([order], Prefetch("events", OrderEvent.objects.select_related("actor")))
+        with_timeline(order)  # the timeline with its actors in one query, not one more per step
         personal = can_see_personal_data(roles or set(), order)
         context = {"personal_ids": {order.pk} if personal else set(), "roles": roles}
         return OrderDetailSerializer(order, context=context).data

@@ -10,9 +10,9 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterR
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.prepared import prepared
+from core.prepared import Prepared, prepared
 from orders.errors import InvalidInput, NotPermitted, OrderNotFound
-from orders.models import Offer, Order, OrderFollower
+from orders.models import Attachment, Offer, Order, OrderEvent, OrderFollower, Rating
 from orders.states import Role, Status
 from volunteers.models import Area, Branch
 from volunteers.selectors import desk_branch_ids
@@ -151,20 +151,31 @@ def order_list(
 def _related_order_ids(user, *, followed: bool, volunteering: bool) -> list[int]:
     """Ids of the orders the caller follows ("this is mine too", or theirs merged into one),
     holds or has an open offer of, as asked: one statement, each part by an index."""
-    parts: list[QuerySet] = []
-    if followed:
-        parts.append(OrderFollower.objects.filter(user=user).order_by().values_list("order_id", flat=True))
-    if volunteering:
-        parts.append(Order.objects.filter(volunteer__user=user).order_by().values_list("id", flat=True))
-        parts.append(
-            Offer.objects.filter(volunteer__user=user, status=Offer.Status.OPEN)
-            .order_by()
-            .values_list("order_id", flat=True)
-        )
-    if not parts:
+    if not user.is_authenticated or not (followed or volunteering):
         return []
-    ids = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return sorted(set(ids))
+    return sorted(set(_RELATED_IDS[(followed, volunteering)].all(user.pk)))
+
+
+def _related_ids_read(followed: bool, volunteering: bool) -> Prepared:
+    def ids(uid: int) -> QuerySet:
+        parts: list[QuerySet] = []
+        if followed:
+            parts.append(OrderFollower.objects.filter(user_id=uid).order_by().values_list("order_id", flat=True))
+        if volunteering:
+            parts.append(Order.objects.filter(volunteer__user_id=uid).order_by().values_list("id", flat=True))
+            parts.append(
+                Offer.objects.filter(volunteer__user_id=uid, status=Offer.Status.OPEN)
+                .order_by()
+                .values_list("order_id", flat=True)
+            )
+        return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+    ids.__name__ = f"related_ids_{int(followed)}{int(volunteering)}"
+    return prepared(ids)
+
+
+# Read on every list: compiled once per combination (core/prepared.py).
+_RELATED_IDS = {(f, v): _related_ids_read(f, v) for f in (False, True) for v in (False, True) if f or v}
 
 
 @prepared
@@ -191,6 +202,44 @@ def order_get_for(user, order_id: int) -> tuple[Order, set[Role]]:
     if not roles:
         raise OrderNotFound()
     return order, roles
+
+
+# The detail's other reads, one order's rows each: compiled once (core/prepared.py), as the
+# detail is read after every action too.
+@prepared
+def _timeline(order_id: int) -> QuerySet[OrderEvent]:
+    return OrderEvent.objects.filter(order_id=order_id).select_related("actor")
+
+
+@prepared
+def _attachments(order_id: int) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(order_id=order_id)
+
+
+@prepared
+def _latest_rating(order_id: int) -> QuerySet[Rating]:
+    return Rating.objects.filter(order_id=order_id).order_by("-created_at")[:1]
+
+
+def with_timeline(order: Order) -> Order:
+    """The order with its timeline (each step's actor joined) kept as a prefetch keeps it:
+    `order.events.all()` answers from it, one statement for the whole timeline."""
+    steps = _timeline.all(order.pk)
+    for step in steps:  # each step knows its order, as a prefetch's rows do
+        OrderEvent.order.field.set_cached_value(step, order)
+    events = order.events.all()
+    events._result_cache = steps  # what prefetch_related_objects stores
+    events._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {**getattr(order, "_prefetched_objects_cache", {}), "events": events}  # type: ignore[attr-defined]
+    return order
+
+
+def order_attachments(order: Order) -> list[Attachment]:
+    return _attachments.all(order.pk)
+
+
+def latest_rating(order: Order) -> Rating | None:
+    return _latest_rating.first(order.pk)
 
 
 def open_offers_for(user) -> list[Offer]:

@@ -21,6 +21,7 @@ from rest_framework.relations import PKOnlyObject
 
 from orders.models import Attachment, Category, Offer, Order, OrderEvent
 from orders.privacy import mask, public_description, shown_actor, shown_text
+from orders.selectors import latest_rating, order_attachments
 
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
@@ -367,11 +368,11 @@ class OrderDetailSerializer(OrderSerializer):
     def get_attachments(self, order: Order) -> list[dict[str, Any]]:
         if order.pk not in self.context.get("personal_ids", ()):
             return []
-        return list(AttachmentSerializer(order.attachments.all(), many=True).data)
+        return list(AttachmentSerializer(order_attachments(order), many=True).data)
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_rating(self, order: Order) -> dict[str, Any] | None:
-        rating = order.ratings.order_by("-created_at").first()
+        rating = latest_rating(order)
         if rating is None:
             return None
         personal = order.pk in self.context.get("personal_ids", ())
