@@ -60,7 +60,7 @@ def with_roles_of(orders: QuerySet[Order], uid: int) -> QuerySet[Order]:
 
 @prepared
 def _role_flags(uid: int, order_id: int) -> QuerySet:
-    return with_roles_of(Order.objects.filter(pk=order_id), uid).values(*_ROLE_FLAGS).order_by()
+    return with_roles_of(Order.objects.filter(pk=order_id), uid).values(*_ROLE_FLAGS).order_by()[:1]
 
 
 def roles_of(user, order: Order) -> set[Role]:
@@ -187,7 +187,7 @@ def _order_with_roles(uid: int, order_id: int) -> QuerySet[Order]:
             uid,
         )
         .filter(pk=order_id)
-        .order_by()  # one row by key: no sort (it cost ~3 ms a call with these joins)
+        .order_by()[:1]  # one row by key: no sort (it cost ~3 ms a call with these joins)
     )
 
 

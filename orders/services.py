@@ -120,12 +120,12 @@ def _service_read() -> QuerySet[Order]:
 
 @prepared
 def _order_alone(order_id: int) -> QuerySet[Order]:
-    return _service_read().filter(pk=order_id)
+    return _service_read().filter(pk=order_id)[:1]  # one row: Django's checks (zeal's too) know it
 
 
 @prepared
 def _order_viewed(uid: int, order_id: int) -> QuerySet[Order]:
-    return with_roles_of(_service_read(), uid).filter(pk=order_id)
+    return with_roles_of(_service_read(), uid).filter(pk=order_id)[:1]
 
 
 @prepared
@@ -137,7 +137,7 @@ def _order_to_claim(uid: int, volunteer_id: int, order_id: int) -> QuerySet[Orde
         with_roles_of(Order.objects.select_related("branch__area", "volunteer"), uid)
         .annotate(had_offer=Exists(had_offer))
         .filter(pk=order_id)
-        .order_by()
+        .order_by()[:1]
     )
 
 
