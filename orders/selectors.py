@@ -37,13 +37,9 @@ def roles_for(user, order: Order) -> set[Role]:
 _ROLE_FLAGS = ("as_secretary", "as_staff", "as_offered", "as_follower")
 
 
-def with_roles(orders: QuerySet[Order], user) -> QuerySet[Order]:
-    """`orders` annotated with the caller's relations to each; read them with `roles_of`."""
-    return with_roles_of(orders, user.pk if user.is_authenticated else 0)  # 0: nobody; anonymous has no roles
-
-
-def with_roles_of(orders: QuerySet[Order], uid: int) -> QuerySet[Order]:
-    """`with_roles` for a user id (what a prepared read takes)."""
+def with_roles(orders: QuerySet[Order], uid: int) -> QuerySet[Order]:
+    """`orders` annotated with the relations of user `uid` to each (0: nobody, no roles); read
+    them with `roles_of`. Takes the id, not the user: the prepared reads pass ints."""
     area = OuterRef("branch__area_id")
     return orders.annotate(
         as_secretary=Exists(Branch.secretaries.through.objects.filter(branch_id=OuterRef("branch_id"), user_id=uid)),
@@ -60,7 +56,7 @@ def with_roles_of(orders: QuerySet[Order], uid: int) -> QuerySet[Order]:
 
 @prepared
 def _role_flags(uid: int, order_id: int) -> QuerySet:
-    return with_roles_of(Order.objects.filter(pk=order_id), uid).values(*_ROLE_FLAGS).order_by()[:1]
+    return with_roles(Order.objects.filter(pk=order_id), uid).values(*_ROLE_FLAGS).order_by()[:1]
 
 
 def roles_of(user, order: Order) -> set[Role]:
@@ -182,7 +178,7 @@ _RELATED_IDS = {(f, v): _related_ids_read(f, v) for f in (False, True) for v in 
 def _order_with_roles(uid: int, order_id: int) -> QuerySet[Order]:
     # Compiled once (core/prepared.py): building this read cost ~7 ms a call, running it 0.4.
     return (
-        with_roles_of(
+        with_roles(
             Order.objects.select_related("category", "branch__area", "volunteer__user", "resident__resident", "grid"),
             uid,
         )

@@ -53,7 +53,7 @@ from orders.limits import order_submit_check_rate
 from orders.models import Category, IdempotencyKey, Offer, Order, OrderEvent, OrderFollower, Rating
 from orders.payloads import event_payload, order_payload, public_event_payload, public_order_payload
 from orders.records import record_add
-from orders.selectors import batch_orders_for, roles_for, roles_of, with_roles_of
+from orders.selectors import batch_orders_for, roles_for, roles_of, with_roles
 from orders.states import DESK, OPEN, TRANSITIONS, Role, Status, may
 from timebank.models import Entry
 from timebank.services import timebank_adjust, timebank_credit_order
@@ -125,7 +125,7 @@ def _order_alone(order_id: int) -> QuerySet[Order]:
 
 @prepared
 def _order_viewed(uid: int, order_id: int) -> QuerySet[Order]:
-    return with_roles_of(_service_read(), uid).filter(pk=order_id)[:1]
+    return with_roles(_service_read(), uid).filter(pk=order_id)[:1]
 
 
 @prepared
@@ -134,7 +134,7 @@ def _order_to_claim(uid: int, volunteer_id: int, order_id: int) -> QuerySet[Orde
     # race. Volunteer id 0 (the caller is none) has no offers.
     had_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer_id=volunteer_id)
     return (
-        with_roles_of(Order.objects.select_related("branch__area", "volunteer"), uid)
+        with_roles(Order.objects.select_related("branch__area", "volunteer"), uid)
         .annotate(had_offer=Exists(had_offer))
         .filter(pk=order_id)
         .order_by()[:1]

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.prepared import NotPreparable, prepared
 from orders.models import Order
-from orders.selectors import with_roles_of
+from orders.selectors import with_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ RELATED = ("category", "branch__area", "volunteer__user", "resident__resident", 
 
 
 def _read(uid: int, order_id: int) -> QuerySet[Order]:
-    return with_roles_of(Order.objects.select_related(*RELATED), uid).filter(pk=order_id).order_by()
+    return with_roles(Order.objects.select_related(*RELATED), uid).filter(pk=order_id).order_by()
 
 
 def _same(a: Order, b: Order) -> None:
