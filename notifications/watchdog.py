@@ -9,6 +9,10 @@ changed `run_id` (a restart between two checks), closes its sockets with 4012 (1
 private range that a server may send).
 The client's ordinary reconnect sends `resume {after}` and gets every missed event from the outbox.
 
+Those checks can fall on either side of the moment redis-py reconnects, so each socket also
+knows whether its own group subscription is intact (notifications.layers): a socket refuses a
+live event once it is not, and the same tick closes the broken ones that get no event.
+
 One task per process and event loop, started by the first socket; nothing is shared between
 processes and nothing here is the only copy of anything.
 """
@@ -21,6 +25,8 @@ import weakref
 from typing import Any
 
 from django.conf import settings
+
+from notifications.layers import subscription_intact
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +118,30 @@ async def close_all(code: int = CLOSE_SERVICE_RESTART) -> int:
 
 async def _watch_all(urls: list[str], interval: float) -> None:
     """One watch per channel-layer shard (REDIS_URLS). A shard that restarts loses the
-    subscriptions of the groups it holds, which may be any socket's: all of them resume."""
-    await asyncio.gather(*(_watch(url, interval) for url in urls))
+    subscriptions of the groups it holds, which may be any socket's: all of them resume.
+    And one sweep of the sockets whose own subscription broke."""
+    await asyncio.gather(*(_watch(url, interval) for url in urls), _sweep(interval))
+
+
+async def _sweep(interval: float) -> None:
+    """Close the sockets whose group subscription has been through a disconnection of its
+    shard's subscriber connection (notifications.layers), however short.
+
+    redis-py reconnects that connection and subscribes again on its own, within a second, which
+    may fall between two checks of `_watch`; what was published meanwhile never arrives. A
+    socket refuses its next live event in that case (sockets.consumers), but one that gets none
+    would wait for its lost events until its next reconnect: this closes it, and it resumes."""
+    while True:
+        await asyncio.sleep(interval)
+        broken = [s for s in list(_sockets) if not subscription_intact(getattr(s, "subscription", None))]
+        for consumer in broken:
+            _sockets.discard(consumer)
+            try:
+                await consumer.close(code=CLOSE_SERVICE_RESTART)
+            except Exception:  # a socket already gone
+                logger.debug("closing a socket failed", exc_info=True)
+        if broken:
+            logger.warning("closed %d sockets whose subscription broke; they resume on reconnect", len(broken))
 
 
 async def _watch(url: str, interval: float) -> None:

@@ -33,8 +33,9 @@ from django.utils.translation import gettext as _
 
 from notifications.events import call_holding_pushes
 from notifications.groups import user_group
+from notifications.layers import Subscription, subscription_intact, subscription_of
 from notifications.realtime import cached_cursor, current_cursor, events_after
-from notifications.watchdog import CLOSE_TRY_AGAIN, handshake_slot, register, unregister
+from notifications.watchdog import CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN, handshake_slot, register, unregister
 from orders.errors import OrderError
 from orders.services import order_claim
 from volunteers.services import volunteer_record_location
@@ -64,16 +65,22 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.refill_at = time.monotonic()
         self.refused = 0
         self.located_at = 0.0
+        self.closing = False
+        self.subscription: Subscription | None = None
         async with handshake_slot():
             try:
                 # Join first, then read the cursor: an event committed in between is pushed live.
                 await self.channel_layer.group_add(self.group, self.channel_name)
             except Exception:  # noqa: BLE001 - Redis away: refuse, the phone retries and resumes
                 logger.warning("channel layer unavailable; refusing a socket")
-                # Accepted, then closed: a close before the accept would be an HTTP 403, and a
-                # phone could not tell "try again later" from "not allowed".
-                await self.accept()
-                await self.close(code=CLOSE_TRY_AGAIN)
+                await self._try_again_later()
+                return
+            self.subscription = subscription_of(self.channel_layer, self.group)
+            if not subscription_intact(self.subscription):
+                # The group's shard is away or its subscriber connection not yet back: the join
+                # went through without reaching Redis, and pushes would be lost until it is.
+                logger.warning("the group's subscription is not live; refusing a socket")
+                await self._try_again_later()
                 return
             cursor = cached_cursor()
             if cursor is None:
@@ -97,6 +104,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             except Exception:  # the socket stays usable; the phone can send `resume` again
                 logger.exception("resume at connect failed")
                 await self._error("internal", _("Something went wrong; try again."))
+
+    async def _try_again_later(self) -> None:
+        # Accepted, then closed: a close before the accept would be an HTTP 403, and a phone
+        # could not tell "try again later" from "not allowed".
+        await self.accept()
+        await self.close(code=CLOSE_TRY_AGAIN)
 
     async def disconnect(self, code: int) -> None:
         unregister(self)
@@ -203,7 +216,18 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     # --- server → client ---------------------------------------------------------------------
 
     async def outbox_event(self, message: dict[str, Any]) -> None:
+        if not subscription_intact(self.subscription):
+            # The subscription has been through a disconnection since the join, so this event
+            # may come after lost ones; sent, it would raise the phone's last id above them and
+            # its resume would skip them. Closed instead: the resume replays them all.
+            await self.close_for_restart()
+            return
         await self._deliver(message["event"])
+
+    async def close_for_restart(self) -> None:
+        if not self.closing:
+            self.closing = True
+            await self.close(code=CLOSE_SERVICE_RESTART)
 
     async def realtime_close(self, message: dict[str, Any]) -> None:
         await self.close(code=message.get("code", CLOSE_TRY_AGAIN))

@@ -5,12 +5,14 @@ closes the sockets so that phones resume (the watchdog watches every shard)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -160,3 +162,72 @@ def test_only_the_events_a_shard_took_are_marked_pushed(
     pushed = dict(Event.objects.values_list("recipient_id", "pushed_at"))
     assert pushed[volunteer.pk] is not None
     assert pushed[volunteer2.pk] is None  # left for the relay, which sends it once the shard is back
+
+
+@pytest.mark.redis
+def test_a_subscription_through_a_shard_restart_says_it_broke_and_an_intact_one_hears(two_shards):
+    """What sockets.consumers trusts: a group joined before its shard restarted, or joined again
+    before the layer's subscriber connection was back (channels-redis then skips the SUBSCRIBE),
+    is not intact; a join that stays intact hears every push."""
+    layer = PubSubChannelLayer(hosts=[s.url for s in two_shards], prefix=f"test-{uuid.uuid4().hex[:8]}")
+    inner: Any = None
+    second: Any = None
+
+    async def channel_on_the_first_shard() -> str:
+        # The socket's own channel on the shard that stays up: joining the group is then the
+        # only thing that would reach the restarted one.
+        while True:
+            name = f"{inner.prefix}specific.{uuid.uuid4().hex}"  # as new_channel() names them
+            if inner._get_shard(name) is not second:
+                await inner._subscribe_to_channel(name)
+                return name
+
+    async def scenario() -> tuple[bool, bool, list[tuple[float, bool, bool]]]:
+        nonlocal inner, second
+        inner = layer._get_layer()
+        second = inner._shards[1]
+        group = next(
+            g for g in map(user_group, range(1, 200)) if inner._get_shard(inner._get_group_channel_name(g)) is second
+        )
+        publisher = PubSubChannelLayer(hosts=[s.url for s in two_shards], prefix=inner.prefix)
+        before = await channel_on_the_first_shard()
+        await layer.group_add(group, before)
+        joined_before = layer.subscription(group)
+        intact_at_first = joined_before.intact()
+        two_shards[1].stop()
+        await asyncio.sleep(0.5)  # away for a moment: the layer's receiving task sees it
+        with contextlib.suppress(Exception):  # as a socket closing while the shard is away
+            await layer.group_discard(group, before)
+        two_shards[1].start()
+        outcomes = []
+        for delay in (0.0, 0.05, 0.3, 2.0):  # rejoining at once, then later
+            await asyncio.sleep(delay)
+            channel = await channel_on_the_first_shard()
+            try:
+                await layer.group_add(group, channel)
+            except Exception:  # the socket would be refused (4013): nothing to check
+                outcomes.append((delay, False, False))
+                continue
+            joined = layer.subscription(group)
+            await publisher.group_send(group, {"type": "x"})
+            try:
+                async with asyncio.timeout(3):
+                    await layer.receive(channel)
+                heard = True
+            except TimeoutError:
+                heard = False
+            outcomes.append((delay, joined.intact(), heard))
+            await layer.group_discard(group, channel)
+        await publisher.flush()
+        await layer.flush()
+        return intact_at_first, joined_before.intact(), outcomes
+
+    intact_at_first, intact_after_restart, outcomes = asyncio.run(scenario())
+    assert intact_at_first is True
+    assert intact_after_restart is False
+    # Rejoined at once, the group could not hear the push: and it says so.
+    assert outcomes[0][1:] == (False, False)
+    # Whenever a join is still intact after its push, the push was heard.
+    assert all(heard for _, intact, heard in outcomes if intact), outcomes
+    # Once the layer is back on the shard, a join is intact and hears.
+    assert outcomes[-1][1:] == (True, True)
