@@ -160,20 +160,30 @@ def _pushed_after_the_last(user_id: int, after: int, limit: int) -> list[Event]:
     ones it can have missed (anything that commits later reaches the new socket live, as it is
     subscribed before this read). It may replay a few the client already has; it drops them by
     id, as it must anyway. Nothing is replayed when `after` is not one of the recipient's own
-    rows (a `hello` cursor): nothing then tells when the client was last sent something."""
+    rows (a `hello` cursor): nothing then tells when the client was last sent something.
+
+    `pushed_at` is written after the push, by the process that pushed, so it only roughly
+    orders pushes: a row not yet marked may already have gone to a host that then died, and
+    two processes' marks can come in the other order from their pushes. Unmarked rows are
+    therefore replayed too, and so are rows marked up to `_MARK_SKEW` before the last one
+    (found by the cluster scenario under load: a row pushed just before the phone's last one
+    to a host that died before sending it, marked 0.1 s after that last one's mark)."""
     last = Event.objects.filter(recipient_id=user_id, id=after).values_list("pushed_at", "created_at").first()
     if last is None:
         return []
     pushed_at, created_at = last
-    since = pushed_at or created_at
+    since = (pushed_at or created_at) - _MARK_SKEW
     # Only the recipient's latest rows below `after` (its index, read backwards): rows are
     # reordered within seconds, not across hundreds of a person's own events.
     recent = Event.objects.filter(recipient_id=user_id, id__lt=after).order_by("-id")[:_LATE_WINDOW]
-    late = [e for e in recent if e.pushed_at is not None and e.pushed_at > since]
+    late = [e for e in recent if e.pushed_at is None or e.pushed_at > since]
     return sorted(late, key=lambda e: e.pk)[:limit]
 
 
 _LATE_WINDOW = 200
+# How far apart the marks of two pushes may fall from the order of the pushes themselves: a
+# reconnecting phone is sent again what was pushed in the few seconds before its last event.
+_MARK_SKEW = timedelta(seconds=5)
 
 
 def events_prune(*, now=None) -> int:

@@ -34,12 +34,38 @@ def test_a_lower_id_pushed_after_the_last_one_seen_is_replayed(volunteer):
 @pytest.mark.django_db
 def test_rows_pushed_in_order_are_not_replayed_again(volunteer):
     now = timezone.now()
-    first = _event(volunteer, pushed_at=now - timedelta(seconds=3))
-    second = _event(volunteer, pushed_at=now - timedelta(seconds=2))
-    third = _event(volunteer, pushed_at=now - timedelta(seconds=1))
+    first = _event(volunteer, pushed_at=now - timedelta(seconds=30))
+    second = _event(volunteer, pushed_at=now - timedelta(seconds=20))
+    third = _event(volunteer, pushed_at=now - timedelta(seconds=10))
 
     assert [f["id"] for f in events_after(user_id=volunteer.pk, after=second.pk).frames] == [third.pk]
     assert first.pk < second.pk
+
+
+@pytest.mark.django_db
+def test_a_lower_id_marked_pushed_just_before_the_last_one_seen_is_replayed(volunteer):
+    """Two processes push; the one that pushed first writes its mark a moment later. The
+    phone got the other row and lost its host before the first one was sent to it."""
+    now = timezone.now()
+    long_before = _event(volunteer, pushed_at=now - timedelta(seconds=60))
+    raced = _event(volunteer, pushed_at=now - timedelta(seconds=10.1))
+    last = _event(volunteer, pushed_at=now - timedelta(seconds=10))
+
+    frames = events_after(user_id=volunteer.pk, after=last.pk).frames
+
+    assert [f["id"] for f in frames] == [raced.pk]
+    assert long_before.pk < raced.pk
+
+
+@pytest.mark.django_db
+def test_a_lower_id_not_yet_marked_pushed_is_replayed(volunteer):
+    """Pushed to a host that died before sending it, and the pushing process has not written
+    its mark when the phone resumes elsewhere: the row is not left out for that."""
+    now = timezone.now()
+    unmarked = _event(volunteer, pushed_at=None)
+    last = _event(volunteer, pushed_at=now - timedelta(seconds=60))
+
+    assert [f["id"] for f in events_after(user_id=volunteer.pk, after=last.pk).frames] == [unmarked.pk]
 
 
 @pytest.mark.django_db
