@@ -43,7 +43,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,9 @@ class Phone:
         # What happened to each claim, for the ones that had to be asked again: when it went out
         # and on which connection, which connections closed (with their codes) and resumed.
         self.trace: list[tuple[float, str]] = []
+        # The same in wall-clock time, with each event's arrival, to set beside the outbox's
+        # created_at and pushed_at when an event is missing.
+        self.story: list[tuple[float, str]] = []
         self.connected = asyncio.Event()
         self.ws: Any = None
         self.stopping = False
@@ -243,6 +246,8 @@ class Phone:
             backoff = 0.2
             self.hosts.append(ws.response.headers.get("X-Sandan-Host", "?"))
             self.note(f"connected #{len(self.hosts)} to {self.host}")
+            after = self.last if self.baseline is not None else "-"
+            self.story.append((time.time(), f"#{len(self.hosts)} {self.host} after={after}"))
             self.replaying = self.baseline is not None
             self.ws = ws
             try:
@@ -255,6 +260,7 @@ class Phone:
                 self.connected.clear()
                 if ws.close_code is not None:
                     self.close_codes[ws.close_code] += 1
+                self.story.append((time.time(), f"closed #{len(self.hosts)} {ws.close_code}"))
                 self.note(f"closed #{len(self.hosts)} ({ws.close_code})")
             if self.stopping:
                 break
@@ -269,6 +275,7 @@ class Phone:
                 self.connected.set()
         elif kind == "resumed":
             self.replaying = False
+            self.story.append((time.time(), f"resumed {frame['count']}"))
             self.after_replay.append(frame["count"])
             self.note(f"resumed #{len(self.hosts)}, resending {sorted(self.pending)}")
             self.connected.set()
@@ -290,6 +297,7 @@ class Phone:
                 return
             self.seen.add(event_id)
             self.last = max(self.last, event_id)
+            self.story.append((time.time(), f"{'replayed' if self.replaying else 'live'} {event_id}"))
             if frame["kind"] == "offer.new":
                 self.offers.add(frame["payload"]["order"])
             if frame["kind"] == "offer.new" and self.claimer:
@@ -739,6 +747,10 @@ def explain_missing(phones: list[Phone], missing: dict[int, set[int]]) -> None:
                 f" seen above it: {sorted(i for i in p.seen if i > e.pk)[:3]}",
                 flush=True,
             )
+        # What this phone went through around those events (wall clock, as created_at/pushed_at).
+        first = min(e.created_at.timestamp() for e in Event.objects.filter(pk__in=ids))
+        near = [f"{datetime.fromtimestamp(t, UTC):%H:%M:%S.%f} {what}" for t, what in p.story if abs(t - first) < 6]
+        print(f"    phone {p.n} around then: " + "; ".join(near[:60]), flush=True)
     close_old_connections()
 
 
