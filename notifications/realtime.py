@@ -183,7 +183,7 @@ def _pushed_after_the_last(user_id: int, after: int, limit: int) -> list[Event]:
 _LATE_WINDOW = 200
 # How far apart the marks of two pushes may fall from the order of the pushes themselves: a
 # reconnecting phone is sent again what was pushed in the few seconds before its last event.
-_MARK_SKEW = timedelta(seconds=5)
+_MARK_SKEW = timedelta(seconds=2)
 
 
 def events_prune(*, now=None) -> int:

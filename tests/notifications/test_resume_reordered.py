@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Event
-from notifications.realtime import events_after
+from notifications.realtime import _MARK_SKEW, events_after
 
 
 def _event(user, *, pushed_at):
@@ -46,15 +46,15 @@ def test_rows_pushed_in_order_are_not_replayed_again(volunteer):
 def test_a_lower_id_marked_pushed_just_before_the_last_one_seen_is_replayed(volunteer):
     """Two processes push; the one that pushed first writes its mark a moment later. The
     phone got the other row and lost its host before the first one was sent to it."""
-    now = timezone.now()
-    long_before = _event(volunteer, pushed_at=now - timedelta(seconds=60))
-    raced = _event(volunteer, pushed_at=now - timedelta(seconds=10.1))
-    last = _event(volunteer, pushed_at=now - timedelta(seconds=10))
+    seen_at = timezone.now() - timedelta(seconds=60)
+    before_the_margin = _event(volunteer, pushed_at=seen_at - _MARK_SKEW - timedelta(seconds=1))
+    raced = _event(volunteer, pushed_at=seen_at - timedelta(seconds=0.1))
+    last = _event(volunteer, pushed_at=seen_at)
 
     frames = events_after(user_id=volunteer.pk, after=last.pk).frames
 
     assert [f["id"] for f in frames] == [raced.pk]
-    assert long_before.pk < raced.pk
+    assert before_the_margin.pk < raced.pk
 
 
 @pytest.mark.django_db
