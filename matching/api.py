@@ -36,9 +36,13 @@ class CandidateSerializer(serializers.Serializer):
 
 
 def render_candidates(ranked: list[services.RankedVolunteer]) -> list[dict[str, Any]]:
+    # The names alone (as `str(user)` gives them): whole volunteer and user rows for twenty
+    # candidates were a quarter of the request.
     names = {
-        v.pk: str(v.user)
-        for v in Volunteer.objects.filter(pk__in=[r.volunteer_id for r in ranked]).select_related("user")
+        pk: display_name or username
+        for pk, display_name, username in Volunteer.objects.filter(pk__in=[r.volunteer_id for r in ranked]).values_list(
+            "pk", "user__display_name", "user__username"
+        )
     }
     return [
         {

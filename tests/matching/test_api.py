@@ -33,6 +33,14 @@ def test_secretary_sees_ranked_candidates_with_reasons_but_no_coordinates(api, s
         assert secret not in text
 
 
+def test_a_candidate_is_named_by_their_display_name_or_else_their_username(api, secretary, accepted, member):
+    named, plain = member("wang.fang", 0.001), member("li.lei", 0.002)
+    named.user.display_name = "王芳"
+    named.user.save(update_fields=["display_name"])
+    rows = api(secretary).get(url(accepted())).json()
+    assert {r["volunteer"]: r["name"] for r in rows} == {named.pk: "王芳", plain.pk: "li.lei"}
+
+
 def test_staff_above_the_branch_sees_candidates(api, staff, accepted, member):
     v = member("v", 0.001)
     response = api(staff).get(url(accepted()))
