@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from django.db.models import Count, Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -50,11 +51,51 @@ class NotificationList(APIView):
     )
     def get(self, request: AuthedRequest) -> Response:
         paginator = cast(type[LimitOffsetPagination], api_settings.DEFAULT_PAGINATION_CLASS)()
-        qs = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
-        page = paginator.paginate_queryset(qs, request, view=self)
-        response = paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
-        response.data["unread"] = qs.filter(read_at__isnull=True).count()
+        rows = _PageAndCounts(Notification.objects.filter(user=request.user).order_by("-created_at", "-id"))
+        page = paginator.paginate_queryset(cast(Any, rows), request, view=self)  # what DRF asks of a queryset
+        assert page is not None
+        response = paginator.get_paginated_response(render_notification_rows(page))
+        response.data["unread"] = rows.unread
         return response
+
+
+class _PageAndCounts:
+    """A page of rows (`values()`), and the total and the unread counted in one statement."""
+
+    def __init__(self, qs: QuerySet[Notification]) -> None:
+        self.qs = qs
+        self.unread = 0
+
+    def count(self) -> int:
+        counts = self.qs.aggregate(total=Count("id"), unread=Count("id", filter=Q(read_at__isnull=True)))
+        self.unread = counts["unread"]
+        return counts["total"]
+
+    def __getitem__(self, page: slice) -> list[dict[str, Any]]:
+        return list(self.qs.values(*_ROW_COLUMNS)[page])
+
+
+_ROW_COLUMNS = ("id", "kind", "title", "body", "order_id", "created_at", "read_at")
+
+
+def render_notification_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as NotificationSerializer renders them (each value through its own field, so
+    the formats are DRF's), from `values()`: the serializer over model instances was a third
+    of the request's CPU for a page of 50."""
+    fields = NotificationSerializer().fields
+    created_at, kind, title, body = (fields[n].to_representation for n in ("created_at", "kind", "title", "body"))
+    return [
+        {
+            "id": row["id"],
+            "kind": kind(row["kind"]),
+            "title": title(row["title"]),
+            "body": body(row["body"]),
+            "order": row["order_id"],
+            "created_at": created_at(row["created_at"]),
+            "unread": row["read_at"] is None,
+        }
+        for row in rows
+    ]
 
 
 class NotificationRead(APIView):
