@@ -19,7 +19,7 @@ from orders.states import Status
 from stats.figures import ACCEPTED_EVER, Cohort, cohort_ratings, uses_rated_orders
 from stats.models import RatedOrder
 from volunteers.models import Area, Branch, Volunteer
-from volunteers.selectors import descendant_ids, desk_branch_ids, staff_area_ids
+from volunteers.selectors import branch_ids_under, desk_branch_ids, staff_area_ids
 
 SCOPE_KINDS = ("branch", "area", "volunteer", "category")
 
@@ -85,9 +85,7 @@ def scope_for(user, text: str | None, *, category: str | None = None) -> Scope:
             raise ScopeNotFound()
         if area.pk not in staff_area_ids(user.pk):
             raise NotPermitted(_("You may not read this area's figures."))
-        below = descendant_ids([area.pk])
-        ids = tuple(sorted(Branch.objects.filter(area_id__in=below).values_list("id", flat=True)))
-        scope = Scope(kind, key, local_name(area), branch_ids=ids)
+        scope = Scope(kind, key, local_name(area), branch_ids=branch_ids_under(area.pk))
     elif kind == "volunteer":
         volunteer = Volunteer.objects.select_related("user").filter(pk=int(key)).first()
         if volunteer is None:

@@ -16,7 +16,7 @@ from orders.services import order_note_review
 from stats.models import ReviewItem, ReviewSample
 from stats.selectors import ScopeNotFound, closed_orders_in
 from volunteers.models import Area, Branch
-from volunteers.selectors import descendant_ids, staff_area_ids
+from volunteers.selectors import branch_ids_under, staff_area_ids
 
 MAX_SAMPLE = 2000
 
@@ -68,7 +68,7 @@ def review_sample_draw(
             raise ScopeNotFound()
         if area.pk not in overseen:
             raise NotPermitted(_("This area is not yours."))
-        branch_ids = tuple(Branch.objects.filter(area_id__in=descendant_ids([area.pk])).values_list("id", flat=True))
+        branch_ids = branch_ids_under(area.pk)
     population = list(closed_orders_in(branch_ids=branch_ids, start=start, end=end).values_list("id", flat=True))
     size = min(len(population), math.ceil(len(population) * Decimal(percent) / 100), MAX_SAMPLE)
     drawn = secrets.SystemRandom().sample(population, size) if size else []
