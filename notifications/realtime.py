@@ -118,6 +118,11 @@ class Resume:
     resync: bool = False
     reason: str = ""
     cursor: int = 0
+    # The recipient's recent ids at or below `after` that are not replayed because the client has
+    # them (pushed well before its last one, or that one itself): a live copy of one of them
+    # arriving later (a row pushed twice, the relay racing a slow push while Redis was away) is
+    # a duplicate, and the socket drops it as it drops a live copy of a replayed row.
+    delivered: list[int] = field(default_factory=list)
 
 
 def events_after(*, user_id: int, after: int) -> Resume:
@@ -130,8 +135,10 @@ def events_after(*, user_id: int, after: int) -> Resume:
     limit = settings.REALTIME["RESUME_MAX_EVENTS"]
     cutoff = timezone.now() - retention()
     rows = list(Event.objects.filter(recipient_id=user_id, id__gt=after).order_by("id")[: limit + 1])
+    delivered: list[int] = []
     if after > 0:
-        rows = _pushed_after_the_last(user_id, after, limit) + rows
+        late, delivered = _pushed_after_the_last(user_id, after, limit)
+        rows = late + rows
     cursor = current_cursor(fresh=True)
     if rows and rows[0].created_at < cutoff:
         return Resume(resync=True, reason="retention", cursor=cursor)
@@ -143,12 +150,15 @@ def events_after(*, user_id: int, after: int) -> Resume:
             return Resume(resync=True, reason="retention", cursor=cursor)
     if len(rows) > limit:
         return Resume(resync=True, reason="too_many", cursor=cursor)
-    return Resume(frames=[e.as_frame() for e in rows], cursor=max(cursor, rows[-1].pk if rows else 0))
+    return Resume(
+        frames=[e.as_frame() for e in rows], cursor=max(cursor, rows[-1].pk if rows else 0), delivered=delivered
+    )
 
 
-def _pushed_after_the_last(user_id: int, after: int, limit: int) -> list[Event]:
+def _pushed_after_the_last(user_id: int, after: int, limit: int) -> tuple[list[Event], list[int]]:
     """The recipient's events below `after` that were pushed after it: the client may have
-    missed them, though its last id is higher.
+    missed them, though its last id is higher. And the ids of the recent ones it has (the rest
+    of those read, and `after` itself).
 
     Ids are handed out when a row is inserted, but rows commit, and are pushed, in another
     order: a dispatch's transaction that waits on a lock commits its lower id after a claim's
@@ -170,20 +180,29 @@ def _pushed_after_the_last(user_id: int, after: int, limit: int) -> list[Event]:
     to a host that died before sending it, marked 0.1 s after that last one's mark)."""
     last = Event.objects.filter(recipient_id=user_id, id=after).values_list("pushed_at", "created_at").first()
     if last is None:
-        return []
+        return [], []
     pushed_at, created_at = last
     since = (pushed_at or created_at) - _MARK_SKEW
     # Only the recipient's latest rows below `after` (its index, read backwards): rows are
     # reordered within seconds, not across hundreds of a person's own events.
     recent = Event.objects.filter(recipient_id=user_id, id__lt=after).order_by("-id")[:_LATE_WINDOW]
-    late = [e for e in recent if e.pushed_at is None or e.pushed_at > since]
-    return sorted(late, key=lambda e: e.pk)[:limit]
+    late: list[Event] = []
+    delivered = [after]
+    for e in recent:
+        if e.pushed_at is None or e.pushed_at > since:
+            late.append(e)
+        elif len(delivered) < _DELIVERED_KEPT:
+            delivered.append(e.pk)
+    return sorted(late, key=lambda e: e.pk)[:limit], delivered
 
 
 _LATE_WINDOW = 200
 # How far apart the marks of two pushes may fall from the order of the pushes themselves: a
 # reconnecting phone is sent again what was pushed in the few seconds before its last event.
 _MARK_SKEW = timedelta(seconds=2)
+# How many of the ids the client has a socket remembers after a resume (the latest): a row is
+# pushed twice within seconds, and every id costs the socket's memory.
+_DELIVERED_KEPT = 32
 
 
 def events_prune(*, now=None) -> int:

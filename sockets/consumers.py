@@ -165,6 +165,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if result.resync:
             await self.send_json({"type": "resync", "reason": result.reason, "cursor": result.cursor})
             return
+        # What the phone has is remembered as sent: a live copy of it arriving now is dropped.
+        self._remember(result.delivered)
         for event in result.frames:
             await self._deliver(event)
         await self.send_json({"type": "resumed", "after": after, "count": len(result.frames), "cursor": result.cursor})
@@ -236,11 +238,14 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         event_id = event["id"]
         if event_id in self.sent:
             return
-        self.sent.add(event_id)
+        self._remember([event_id])
+        await self.send_json(event)
+
+    def _remember(self, ids: list[int]) -> None:
+        self.sent.update(ids)
         if len(self.sent) > _SENT_WINDOW:
             # Forget the older half: a duplicate that late is left to the client's own check.
             self.sent = set(sorted(self.sent)[_SENT_WINDOW // 2 :])
-        await self.send_json(event)
 
     async def _error(self, code: str, detail: str, *, ref: Any = None, fields: Any = None) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}

@@ -281,3 +281,33 @@ def test_one_transaction_pushes_its_events_together_and_a_rolled_back_savepoint_
     assert [f["payload"]["n"] for f in frames] == [1, 3]
     assert frames[0]["id"] < frames[1]["id"]
     assert not Event.objects.filter(pushed_at__isnull=True).exists()
+
+
+def test_after_a_resume_a_second_push_of_a_row_the_phone_has_is_not_sent_again(resident):
+    """A row can be pushed twice (the relay racing a slow push while Redis was away); a phone
+    that had it and then reconnected must not get it again live: the resume tells the socket
+    which recent rows the phone has."""
+    from notifications.events import publish, push_events
+
+    now = timezone.now()
+    had = Event.objects.create(
+        recipient=resident, kind="order.notice", payload={"n": 1}, pushed_at=now - timedelta(seconds=60)
+    )
+    last = Event.objects.create(
+        recipient=resident, kind="order.notice", payload={"n": 2}, pushed_at=now - timedelta(seconds=30)
+    )
+
+    async def scenario():
+        phone, _, _ = await open_socket(resident, query=f"after={last.pk}")
+        resumed = await drain(phone, 1)
+        # The same row pushed a second time, as the relay does with a row still unmarked.
+        await db(lambda: Event.objects.filter(pk=had.pk).update(pushed_at=None))()
+        await db(push_events)([had.pk])
+        await db(publish)(recipients=[resident.pk], kind="order.notice", payload={"n": 3})
+        frames = await drain(phone, 1)
+        await phone.disconnect()
+        return resumed, frames
+
+    resumed, frames = run(scenario)
+    assert [f["type"] for f in resumed] == ["resumed"] and resumed[0]["count"] == 0
+    assert [f["payload"] for f in frames if f["type"] == "event"] == [{"n": 3}]
