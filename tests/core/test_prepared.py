@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
-from core.prepared import NotPreparable, prepared
+from core.prepared import Ids, NotPreparable, prepared
 from orders.models import Order
 from orders.selectors import with_roles
 
@@ -111,6 +111,62 @@ def test_a_read_whose_sql_depends_on_the_values_is_refused():
 
     with pytest.raises(NotPreparable, match="changes with"):
         branches.first(3)
+
+
+def _compiles(run) -> int:
+    """How many times `run()` compiles a queryset to SQL."""
+    compiled: list[int] = []
+    real = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(1)
+        return real(self, *args, **kwargs)
+
+    SQLCompiler.as_sql = counting  # type: ignore[method-assign]
+    try:
+        run()
+    finally:
+        SQLCompiler.as_sql = real  # type: ignore[method-assign]
+    return len(compiled)
+
+
+def test_ids_are_one_parameter_whatever_their_number(submit, resident):
+    orders = [submit(description=f"Errand number {i}, please.") for i in range(4)]
+    ids = [o.pk for o in orders]
+
+    @prepared
+    def of(uid: int, wanted: Ids) -> QuerySet:
+        return Order.objects.filter(resident_id=uid, pk__any_of=wanted).order_by("pk").values_list("pk", flat=True)
+
+    assert of.all(resident.pk, Ids(ids[:1])) == ids[:1]  # compiled here, for one id
+    seen: list[list[int]] = []
+    assert _compiles(lambda: seen.extend(of.all(resident.pk, Ids(w)) for w in (ids, ids[1:3], [], [10**9]))) == 0
+    assert seen == [ids, ids[1:3], [], []]
+    assert list(Order.objects.filter(pk__any_of=ids[2:]).order_by("pk")) == orders[2:]  # a lookup of its own
+
+
+def test_a_page_is_the_slice_of_the_read_and_every_page_is_one_statement(submit, resident):
+    orders = [submit(description=f"Errand number {i}, please.") for i in range(5)]
+
+    @prepared
+    def mine(uid: int) -> QuerySet:
+        return Order.objects.filter(resident_id=uid).order_by("-pk").values_list("pk", flat=True)
+
+    everything = list(mine.all(resident.pk))
+    assert everything == sorted((o.pk for o in orders), reverse=True)
+    assert mine.page(resident.pk, offset=0, limit=2) == everything[:2]
+    pages: list[list[int]] = []
+    assert _compiles(lambda: pages.extend(mine.page(resident.pk, offset=o, limit=2) for o in (2, 4, 6))) == 0
+    assert pages == [everything[2:4], everything[4:], []]
+
+
+def test_a_read_that_slices_itself_has_no_pages():
+    @prepared
+    def sliced(uid: int) -> QuerySet:
+        return Order.objects.filter(resident_id=uid).order_by("pk")[:5]
+
+    with pytest.raises(NotPreparable, match="may not slice"):
+        sliced.page(1, offset=0, limit=5)
 
 
 @pytest.mark.parametrize("value", [None, True, [1, 2], 1.5])

@@ -490,7 +490,7 @@ def test_a_request_that_waited_out_the_connection_pool_gets_503_with_retry_after
     def exhausted(*args, **kwargs):
         raise OperationalError("couldn't get a connection after 10.00 sec") from PoolTimeout("timeout")
 
-    monkeypatch.setattr(orders.api, "order_list", exhausted)
+    monkeypatch.setattr(orders.api, "OrderRows", exhausted)
     response = api(resident).get("/api/v1/orders")
     assert response.status_code == 503
     assert response.json()["code"] == "busy"

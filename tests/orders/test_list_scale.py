@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import psycopg.sql
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -120,3 +121,55 @@ def test_a_resident_with_many_orders_reads_the_newest_page_from_their_index(city
     plan = _plan(qs[:50])
     full_sorts = re.findall(r"^\s*(?:->\s+)?Sort\s+\(cost=", plan, flags=re.MULTILINE)
     assert not full_sorts and "Seq Scan on orders_order" not in plan, plan
+
+
+def _generic_plan(sql: str, params: list) -> str:
+    """The plan PostgreSQL may keep for a statement run many times with different values (a
+    generic plan: made without the values), as psycopg prepares the list's kept reads."""
+    numbered = iter(range(1, len(params) + 1))
+    text = re.sub("%s", lambda _: f"${next(numbered)}", sql)
+    raw = connection.connection
+    literals = ", ".join(psycopg.sql.Literal(p).as_string(raw) for p in params)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE kept_list_read AS {text}")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE kept_list_read({literals})")
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE kept_list_read")
+
+
+def test_a_volunteers_kept_list_finds_their_orders_by_id_without_knowing_them(city, api, volunteer):
+    """A volunteer's list is one kept statement however many orders they have, their ids as
+    one array (core/prepared.py); after a few runs PostgreSQL may plan it once for any ids.
+    Planned so, it still finds them by the primary key and sorts them: no walk of the city's
+    orders by date, no scan."""
+    response = api(volunteer).get("/api/v1/orders?role=volunteer")
+    assert response.status_code == 200 and response.json()["count"] == 2
+    page, count = _list_statements(volunteer, "volunteer")
+    assert "ANY(" in page[0] and "ANY(" in count[0]
+    for sql, params in (page, count):
+        plan = _generic_plan(sql, params)
+        assert "orders_order_pkey" in plan and "Seq Scan on orders_order" not in plan, plan
+        assert "created_at_" not in plan, plan  # not along the date's index
+
+
+def _list_statements(user, role: str | None) -> list[tuple[str, list]]:
+    """The page's and the count's SQL with their values, as OrderRows runs them."""
+    from core.prepared import Ids
+    from orders.selectors import OrderRows, _list_reads
+    from orders.serializers import ORDER_ROW_COLUMNS
+
+    rows = OrderRows(user, ORDER_ROW_COLUMNS, status=None, role=role, desks=None)
+    page, count = _list_reads(rows._shape(), ORDER_ROW_COLUMNS)
+    args = rows._args()
+    statements = []
+    for read, paged in ((page, True), (count, False)):
+        compiled = next(c for k, c in read._compiled.items() if k[2] is paged)
+        params = list(compiled.params)
+        for place, index in compiled.places:
+            params[place] = list(args[index]) if isinstance(args[index], Ids) else args[index]
+        sql = f"{compiled.sql} LIMIT %s OFFSET %s" if paged else compiled.sql
+        statements.append((sql, [*params, 50, 0] if paged else params))
+    return statements
