@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from core.geo import shown_distance_m
 from matching import services
 from orders.selectors import MAX_BATCH
-from volunteers.models import Volunteer
+from volunteers.selectors import volunteer_names
 
 MAX_CANDIDATES = 50
 
@@ -36,14 +36,7 @@ class CandidateSerializer(serializers.Serializer):
 
 
 def render_candidates(ranked: list[services.RankedVolunteer]) -> list[dict[str, Any]]:
-    # The names alone (as `str(user)` gives them): whole volunteer and user rows for twenty
-    # candidates were a quarter of the request.
-    names = {
-        pk: display_name or username
-        for pk, display_name, username in Volunteer.objects.filter(pk__in=[r.volunteer_id for r in ranked]).values_list(
-            "pk", "user__display_name", "user__username"
-        )
-    }
+    names = volunteer_names(r.volunteer_id for r in ranked)
     return [
         {
             "volunteer": r.volunteer_id,

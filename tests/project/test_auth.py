@@ -71,3 +71,39 @@ def test_volunteer_goes_off_duty_and_their_live_location_is_forgotten(api, volun
 def test_a_non_volunteer_cannot_patch_a_volunteer_profile(api, resident):
     response = api(resident).patch("/api/v1/me/volunteer", {"on_duty": True}, format="json")
     assert response.status_code == 403
+
+
+def _token(client: Client) -> str:
+    login = client.post(
+        "/_allauth/app/v1/auth/login",
+        {"username": "resident", "password": "pw-sandan-test"},
+        content_type="application/json",
+    )
+    assert login.status_code == 200, login.content
+    return login.json()["meta"]["session_token"]
+
+
+def test_a_session_token_is_looked_up_with_one_read_of_the_session(resident, monkeypatch):
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    token = _token(Client())
+    reads: list[str] = []
+    real_load, real_exists = SessionStore.load, SessionStore.exists
+    monkeypatch.setattr(SessionStore, "load", lambda self: reads.append("load") or real_load(self))
+    monkeypatch.setattr(SessionStore, "exists", lambda self, key: reads.append("exists") or real_exists(self, key))
+    me = Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token)
+    assert me.status_code == 200 and me.json()["username"] == "resident"
+    assert reads == ["load"]
+
+
+def test_an_expired_session_token_is_refused(resident):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    token = _token(Client())
+    Session.objects.filter(session_key=token).update(expire_date=timezone.now() - timedelta(minutes=1))
+    cache.delete(f"django.contrib.sessions.cached_db{token}")  # as when the cached copy ran out
+    assert Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code in (401, 403)
