@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from core.geo import shown_distance_m
 from matching import services
 from orders.selectors import MAX_BATCH
+from orders.serializers import ID_MAX, ID_MIN
 from volunteers.selectors import volunteer_names
 
 MAX_CANDIDATES = 50
@@ -71,12 +72,14 @@ class OrderCandidates(APIView):
 
 
 class BatchProposeSerializer(serializers.Serializer):
-    orders = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BATCH)
+    orders = serializers.ListField(
+        child=serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX), min_length=1, max_length=MAX_BATCH
+    )
 
 
 class PairSerializer(serializers.Serializer):
-    order = serializers.IntegerField(min_value=1)
-    volunteer = serializers.IntegerField(min_value=1)
+    order = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
+    volunteer = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
 
 
 class ProposedPairSerializer(PairSerializer):

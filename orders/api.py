@@ -35,6 +35,8 @@ from orders.selectors import (
     with_timeline,
 )
 from orders.serializers import (
+    ID_MAX,
+    ID_MIN,
     ORDER_ROW_COLUMNS,
     AttachmentSerializer,
     CategorySerializer,
@@ -256,8 +258,8 @@ class AttachmentDownload(APIView):
 
 
 class PairSerializer(serializers.Serializer):
-    order = serializers.IntegerField(min_value=1)
-    volunteer = serializers.IntegerField(min_value=1)
+    order = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
+    volunteer = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
 
 
 class BatchConfirmSerializer(serializers.Serializer):
@@ -282,8 +284,8 @@ class BatchConfirm(APIView):
 
 
 class AdjustSerializer(serializers.Serializer):
-    user = serializers.IntegerField(min_value=1)
-    order = serializers.IntegerField(min_value=1)
+    user = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
+    order = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
     amount = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="Non-zero, at most 24 either way.")
     reason = serializers.CharField(max_length=500)
 

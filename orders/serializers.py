@@ -19,6 +19,7 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
+from core.ids import ID_MAX
 from orders.models import Attachment, Category, Offer, Order, OrderEvent
 from orders.privacy import mask, public_description, shown_actor, shown_text
 from orders.selectors import latest_rating, order_attachments
@@ -26,7 +27,7 @@ from orders.selectors import latest_rating, order_attachments
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
 # Ids are 64-bit; a larger number is not an id (SQLite cannot even bind it: a 500).
-ID_MIN, ID_MAX = 1, 2**63 - 1
+ID_MIN = 1
 
 
 class CategorySerializer(serializers.ModelSerializer):

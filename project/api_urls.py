@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+import core.ids  # noqa: F401 (registers the <id:...> path converter)
 from matching.api import BatchPropose, OrderCandidates
 from notifications.api import NotificationList, NotificationRead, RealtimeTicket
 from notifications.delivery.api import NotificationPreferences, PushSubscriptions
@@ -37,18 +38,18 @@ urlpatterns = [
     path("timebank/leaderboard", Leaderboard.as_view(), name="timebank-leaderboard"),
     path("stats", Stats.as_view(), name="stats"),
     path("stats/samples", ReviewSampleList.as_view(), name="stats-samples"),
-    path("stats/reviews/<int:item_id>", ReviewRecord.as_view(), name="stats-review"),
+    path("stats/reviews/<id:item_id>", ReviewRecord.as_view(), name="stats-review"),
     path("categories", CategoryList.as_view(), name="categories"),
     path("orders", OrderListCreate.as_view(), name="orders"),
     path("orders/nearby", NearbyOrders.as_view(), name="orders-nearby"),
-    path("orders/<int:order_id>", OrderDetail.as_view(), name="order-detail"),
-    path("orders/<int:order_id>/follow", OrderFollow.as_view(), name="order-follow"),
-    path("orders/<int:order_id>/duplicates", OrderDuplicates.as_view(), name="order-duplicates"),
-    path("orders/<int:order_id>/attachments", AttachmentUpload.as_view(), name="order-attachments"),
-    path("orders/<int:order_id>/candidates", OrderCandidates.as_view(), name="order-candidates"),
+    path("orders/<id:order_id>", OrderDetail.as_view(), name="order-detail"),
+    path("orders/<id:order_id>/follow", OrderFollow.as_view(), name="order-follow"),
+    path("orders/<id:order_id>/duplicates", OrderDuplicates.as_view(), name="order-duplicates"),
+    path("orders/<id:order_id>/attachments", AttachmentUpload.as_view(), name="order-attachments"),
+    path("orders/<id:order_id>/candidates", OrderCandidates.as_view(), name="order-candidates"),
     path("orders/batch/propose", BatchPropose.as_view(), name="orders-batch-propose"),
     path("orders/batch/confirm", BatchConfirm.as_view(), name="orders-batch-confirm"),
-    path("orders/<int:order_id>/<slug:action>", OrderAction.as_view(), name="order-action"),
+    path("orders/<id:order_id>/<slug:action>", OrderAction.as_view(), name="order-action"),
     path("attachments/<str:token>", AttachmentDownload.as_view(), name="attachment"),
     path("offers", OfferList.as_view(), name="offers"),
     path("desk/map", DeskMap.as_view(), name="desk-map"),

@@ -275,7 +275,7 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 HEADLESS_CLIENTS = ("app", "browser")
 HEADLESS_ONLY = False
-HEADLESS_TOKEN_STRATEGY = "accounts.tokens.OneReadSessionTokens"
+HEADLESS_TOKEN_STRATEGY = "accounts.tokens.OneReadSessionTokens"  # noqa: S105 (a class, not a secret)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.typing import AuthedRequest
+from orders.serializers import ID_MAX, ID_MIN
 from stats.cache import remembered
 from stats.figures import figures
 from stats.models import ReviewItem, ReviewSample
@@ -84,8 +85,8 @@ class SampleSerializer(serializers.ModelSerializer):
 
 
 class DrawSerializer(serializers.Serializer):
-    branch = serializers.IntegerField(min_value=1, required=False)
-    area = serializers.IntegerField(min_value=1, required=False)
+    branch = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, required=False)
+    area = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, required=False)
     start = serializers.DateField()
     end = serializers.DateField()
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=100)

@@ -13,6 +13,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.typing import AuthedRequest
+from core.ids import ID_MAX
 from timebank import services
 from timebank.models import Account, Entry, RedemptionItem
 from timebank.selectors import balance_of, entries_of, items_on_offer, leaderboard
@@ -46,7 +47,7 @@ class ItemCreateSerializer(serializers.Serializer):
 
 
 class RedeemSerializer(serializers.Serializer):
-    item = serializers.IntegerField(min_value=1)
+    item = serializers.IntegerField(min_value=1, max_value=ID_MAX)
 
 
 def _limit(request: AuthedRequest, default: int = 50) -> tuple[int, int]:

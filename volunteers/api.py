@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from volunteers.models import Area, Branch, Volunteer
-from volunteers.selectors import desk_branch_ids
+from volunteers.models import Branch, Volunteer
+from volunteers.selectors import person_of
 from volunteers.services import volunteer_update
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -77,26 +77,22 @@ class MeSerializer(serializers.Serializer):
 
 
 def me_payload(user) -> dict[str, Any]:
-    volunteer = Volunteer.objects.filter(user=user).prefetch_related("skills", "branches").first()
-    secretary_of = list(Branch.objects.filter(secretaries=user))
-    staff_areas = list(Area.objects.filter(staff=user))
+    person = person_of(user)
     roles = ["resident"]
-    if volunteer is not None:
+    if person.volunteer is not None:
         roles.append("volunteer")
-    if secretary_of:
+    if person.secretary:
         roles.append("secretary")
-    if staff_areas:
+    if person.staff_areas:
         roles.append("staff")
-    # The branches a person works with: where they are secretary, member, or oversee.
-    branch_ids = set(desk_branch_ids(user)) | ({b.pk for b in volunteer.branches.all()} if volunteer else set())
     return {
         "id": user.pk,
         "username": user.username,
         "display_name": str(user),
         "roles": roles,
-        "volunteer": VolunteerSerializer(volunteer).data if volunteer else None,
-        "branches": BranchSerializer(Branch.objects.filter(pk__in=branch_ids).order_by("name"), many=True).data,
-        "areas": [{"id": a.pk, "name": a.name, "level": a.level} for a in staff_areas],
+        "volunteer": VolunteerSerializer(person.volunteer).data if person.volunteer else None,
+        "branches": BranchSerializer(person.branches, many=True).data,
+        "areas": [{"id": a.pk, "name": a.name, "level": a.level} for a in person.staff_areas],
     }
 
 

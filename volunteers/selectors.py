@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.geo import distance_m, point_in_polygon
 from core.memo import memoised
 from core.prepared import Ids, prepared
-from volunteers.models import Area, Branch, Volunteer
+from volunteers.models import Area, Branch, Skill, Volunteer
 
 
 def ancestor_ids(area: Area) -> list[int]:
@@ -139,3 +140,67 @@ def branch_for_area(area: Area) -> Branch | None:
 
 def on_duty_members(branch: Branch) -> QuerySet[Volunteer]:
     return Volunteer.objects.filter(branches=branch, on_duty=True).select_related("user")
+
+
+# --- who a person is (GET /me, and every page's header) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    volunteer: Volunteer | None  # with their skills and branches kept as prefetches keep them
+    secretary: bool  # of at least one branch
+    staff_areas: list[Area]  # the seats, not the areas below them
+    branches: list[Branch]  # where they are secretary, member, or oversee, by name
+
+
+def person_of(user) -> Person:
+    """The person's roles and places in five statements, each compiled once (core/prepared.py):
+    read by every phone when it starts and by every page, its seven reads built per request
+    were most of `GET /me`."""
+    volunteer = _volunteer_of.first(user.pk)
+    branches = _branches_of.all(user.pk, Ids(sorted(desk_branch_ids(user))))
+    if volunteer is not None:
+        _keep(volunteer, "skills", _skills_of.all(volunteer.pk))
+        _keep(volunteer, "branches", sorted((b for b in branches if b.as_member), key=lambda b: (b.name, b.pk)))
+    return Person(
+        volunteer=volunteer,
+        secretary=any(b.as_secretary for b in branches),
+        staff_areas=_staff_seats.all(user.pk),
+        branches=branches,
+    )
+
+
+def _keep(volunteer: Volunteer, relation: str, rows: list) -> None:
+    # What prefetch_related stores: `volunteer.<relation>.all()` answers from it.
+    related = getattr(volunteer, relation).all()
+    related._result_cache = rows
+    related._prefetch_done = True  # type: ignore[attr-defined]
+    cache = getattr(volunteer, "_prefetched_objects_cache", {})
+    volunteer._prefetched_objects_cache = {**cache, relation: related}  # type: ignore[attr-defined]
+
+
+@prepared
+def _volunteer_of(uid: int) -> QuerySet[Volunteer]:
+    return Volunteer.objects.filter(user_id=uid)[:1]
+
+
+@prepared
+def _skills_of(volunteer_id: int) -> QuerySet[Skill]:
+    return Skill.objects.filter(volunteers__id=volunteer_id)
+
+
+@prepared
+def _staff_seats(uid: int) -> QuerySet[Area]:
+    return Area.objects.filter(staff=uid)
+
+
+@prepared
+def _branches_of(uid: int, desks: Ids) -> QuerySet[Branch]:
+    # Their desks' branches and those they are a member of, each marked with which it is.
+    member = Exists(Volunteer.branches.through.objects.filter(branch_id=OuterRef("pk"), volunteer__user_id=uid))
+    secretary = Exists(Branch.secretaries.through.objects.filter(branch_id=OuterRef("pk"), user_id=uid))
+    return (
+        Branch.objects.annotate(as_member=member, as_secretary=secretary)
+        .filter(Q(pk__any_of=desks) | Q(as_member=True))
+        .order_by("name", "pk")
+    )

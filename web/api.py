@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from orders.serializers import ID_MAX, ID_MIN
 from web.map import desk_map
 
 
@@ -53,7 +54,7 @@ class DeskMapSerializer(serializers.Serializer):
 
 
 class DeskMapParams(serializers.Serializer):
-    branch = serializers.IntegerField(min_value=1, required=False)
+    branch = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, required=False)
 
 
 class DeskMap(APIView):

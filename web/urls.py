@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import core.ids  # noqa: F401 (registers the <id:...> path converter)
 from web import timebank_desk, views
 
 app_name = "web"
@@ -13,9 +14,9 @@ urlpatterns = [
     path("orders/nearby", views.order_nearby, name="order-nearby"),
     path("orders/call-me", views.order_call_me, name="order-call-me"),
     path("me/large-type", views.large_type, name="large-type"),
-    path("orders/<int:order_id>/", views.order_page, name="order"),
-    path("orders/<int:order_id>/follow", views.order_follow, name="order-follow"),
-    path("orders/<int:order_id>/<slug:action>", views.order_act, name="order-act"),
+    path("orders/<id:order_id>/", views.order_page, name="order"),
+    path("orders/<id:order_id>/follow", views.order_follow, name="order-follow"),
+    path("orders/<id:order_id>/<slug:action>", views.order_act, name="order-act"),
     path("volunteer/", views.volunteer_home, name="volunteer"),
     path("volunteer/duty", views.volunteer_duty, name="volunteer-duty"),
     path("volunteer/hours", views.volunteer_hours, name="volunteer-hours"),

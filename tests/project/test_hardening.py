@@ -281,3 +281,49 @@ def test_every_operation_declares_its_errors_in_the_error_shape(openapi):
             if method != "get":
                 assert "409" in operation["responses"] and "413" in operation["responses"], (method, path)
     assert "429" in openapi["paths"]["/api/v1/orders"]["post"]["responses"]
+
+
+# --- ids past any database integer ------------------------------------------------------------
+
+BIG_ID = 2**63  # one past PostgreSQL's bigint
+
+
+CONFIRM = "/api/v1/orders/batch/confirm"
+ADJUST = "/api/v1/timebank/adjust"
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "body", "field"),
+    [
+        ("secretary", "post", "/api/v1/orders/batch/propose", {"orders": [BIG_ID]}, "orders"),
+        ("secretary", "post", CONFIRM, {"assignments": [{"order": BIG_ID, "volunteer": 1}]}, "assignments"),
+        ("secretary", "post", CONFIRM, {"assignments": [{"order": 1, "volunteer": BIG_ID}]}, "assignments"),
+        ("staff", "post", ADJUST, {"user": BIG_ID, "order": 1, "amount": "1.00", "reason": "x"}, "user"),
+        ("staff", "post", ADJUST, {"user": 1, "order": BIG_ID, "amount": "1.00", "reason": "x"}, "order"),
+        ("staff", "post", "/api/v1/stats/samples", {"branch": BIG_ID}, "branch"),
+        ("staff", "post", "/api/v1/stats/samples", {"area": BIG_ID}, "area"),
+        ("resident", "post", "/api/v1/notifications/read", {"ids": [BIG_ID]}, "ids"),
+        ("volunteer", "post", "/api/v1/timebank/redeem", {"item": BIG_ID}, "item"),
+        ("staff", "get", "/api/v1/desk/map", {"branch": BIG_ID}, "branch"),
+    ],
+)
+def test_an_id_past_any_database_integer_is_a_400_naming_it(who, method, path, body, field, api, request):
+    client = api(request.getfixturevalue(who))
+    response = client.get(path, body) if method == "get" else client.post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json(), response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/orders/{}"),
+        ("get", "/api/v1/orders/{}/candidates"),
+        ("post", "/api/v1/orders/{}/follow"),
+        ("post", "/api/v1/orders/{}/claim"),
+        ("get", "/orders/{}/"),
+    ],
+)
+def test_an_id_past_any_database_integer_in_a_path_is_not_found(method, path, api, secretary):
+    response = getattr(api(secretary), method)(path.format(BIG_ID))
+    assert response.status_code == 404, response.content
