@@ -16,4 +16,8 @@ class OneReadSessionTokens(SessionTokenStrategy):
     which `exists()` let through to be found empty, is refused as a missing one."""
 
     def lookup_session(self, session_token: str) -> SessionBase | None:
+        # Django's session keys are 32 lowercase letters and digits: anything else names no
+        # session, and is not worth a trip to the cache (nor a cache key of arbitrary bytes).
+        if not (len(session_token) <= 64 and session_token.isascii() and session_token.isalnum()):
+            return None
         return sessionkit.lookup_session(session_token)

@@ -107,3 +107,14 @@ def test_an_expired_session_token_is_refused(resident):
     Session.objects.filter(session_key=token).update(expire_date=timezone.now() - timedelta(minutes=1))
     cache.delete(f"django.contrib.sessions.cached_db{token}")  # as when the cached copy ran out
     assert Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code in (401, 403)
+
+
+@pytest.mark.parametrize("token", ["not a token", "x" * 65, "ключ", "a;b", ""])
+def test_a_token_that_is_no_session_key_is_refused_without_a_read(token, resident, monkeypatch):
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    reads: list[str] = []
+    monkeypatch.setattr(SessionStore, "load", lambda self: reads.append("load") or {})
+    response = Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token)
+    assert response.status_code in (401, 403)
+    assert reads == []
