@@ -134,7 +134,7 @@ def _order_to_claim(uid: int, volunteer_id: int, order_id: int) -> QuerySet[Orde
     # race. Volunteer id 0 (the caller is none) has no offers.
     had_offer = Offer.objects.filter(order=OuterRef("pk"), volunteer_id=volunteer_id)
     return (
-        with_roles(Order.objects.select_related("branch__area", "volunteer"), uid)
+        with_roles(Order.objects.select_related("category", "branch__area", "volunteer", "grid"), uid)
         .annotate(had_offer=Exists(had_offer))
         .filter(pk=order_id)
         .order_by()[:1]

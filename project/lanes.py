@@ -28,8 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 
 class Lanes:
@@ -83,6 +86,20 @@ class LaneASGIHandler(ASGIHandler):
     def __init__(self, threads: int) -> None:
         super().__init__()
         self.lanes = Lanes(threads)
+        # The middleware chain built for a sync server as well: run whole on the request's lane.
+        self.in_lane = BaseHandler()
+        self.in_lane.load_middleware(is_async=False)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        """The middleware and the view in one trip to the request's lane.
+
+        Django's ASGI chain is async at its ends: sync middleware run on the thread, hand the
+        request back to the event loop (`_get_response_async`, URL resolution), which sends the
+        view to the thread again. Under load each hand-over waits for a busy loop: py-spy on a
+        daphne serving writes found the lanes waiting there a third of their time
+        (docs/performance.md, "Eighth pass"). Built for a sync server, the same chain runs as
+        WSGI runs it: once, on the lane."""
+        return await sync_to_async(self.in_lane.get_response, thread_sensitive=True)(request)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

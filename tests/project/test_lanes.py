@@ -8,6 +8,7 @@ HTTP_THREADS requests at once on threads it keeps, and the rest wait their turn 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from channels.testing import HttpCommunicator
@@ -86,3 +87,24 @@ async def _get(application) -> int:
     response = await request.get_response(timeout=10)
     await request.wait()
     return response["status"]
+
+
+def test_a_request_goes_to_its_lane_once_and_never_back_to_the_event_loop(monkeypatch):
+    """The middleware and the view run in one trip to the lane: no sync middleware hands the
+    request back to the event loop (async_to_sync) to have the view sent to the thread again,
+    a wait on a busy loop for every request under load."""
+    from asgiref import sync
+
+    to_loop: list[object] = []
+    real_async_to_sync = sync.AsyncToSync.__call__
+
+    def counted(self, *args, **kwargs):
+        to_loop.append(self)
+        return real_async_to_sync(self, *args, **kwargs)
+
+    monkeypatch.setattr(sync.AsyncToSync, "__call__", counted)
+    statuses = _burst(LaneASGIHandler(2), 1)
+
+    assert statuses == [200]
+    assert to_loop == []
+    assert lane_urls.seen["threads"] and threading.main_thread().ident not in lane_urls.seen["threads"]
