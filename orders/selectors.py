@@ -381,14 +381,15 @@ def personal_ids_for(user, orders, *, desks: set[int] | None = None) -> set[int]
 def personal_ids_for_rows(user, rows: list[dict], *, desks: set[int]) -> set[int]:
     """`personal_ids_for` of a list read as rows (`orders.serializers.ORDER_ROW_COLUMNS`)."""
     now = timezone.now()
+    uid = user.pk  # once: request.user is a lazy object, each attribute read a detour
     return {
         r["id"]
         for r in rows
-        if r["resident_id"] == user.pk
+        if r["resident_id"] == uid
         or r["branch_id"] in desks
         or (
             r["volunteer_id"] is not None
-            and r["volunteer__user_id"] == user.pk
+            and r["volunteer__user_id"] == uid
             and _contact_open(r["status"], r["closed_at"], now)
         )
     }

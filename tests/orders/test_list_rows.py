@@ -47,8 +47,9 @@ def orders(resident, secretary, volunteer, volunteer2):
 
 
 @pytest.mark.parametrize("who", ["resident", "secretary", "staff", "volunteer", "volunteer2"])
-@pytest.mark.parametrize("language", ["zh-hans", "en"])
-def test_a_list_from_rows_is_what_the_serializer_renders(orders, api, request, who, language):
+@pytest.mark.parametrize(("language", "zone"), [("zh-hans", "Asia/Shanghai"), ("en", "UTC")])
+def test_a_list_from_rows_is_what_the_serializer_renders(orders, api, request, who, language, zone, settings):
+    settings.TIME_ZONE = zone  # dates in the active zone: "+08:00", or DRF's "Z" for UTC
     user = request.getfixturevalue(who)
     with translation.override(language):
         for role in ("", "?role=resident", "?role=desk", "?role=volunteer"):
@@ -60,6 +61,7 @@ def test_a_list_from_rows_is_what_the_serializer_renders(orders, api, request, w
             expected = JSONRenderer().render(OrderSerializer(page, many=True, context=context).data)
             assert JSONRenderer().render(rows) == expected
             assert json.loads(expected) == rows
+            assert all(r["created_at"].endswith("Z" if zone == "UTC" else "+08:00") for r in rows)
 
 
 def test_what_a_volunteer_reads_in_a_list_is_masked(orders, api, volunteer):
