@@ -159,12 +159,13 @@ def person_of(user) -> Person:
     were most of `GET /me`."""
     volunteer = _volunteer_of.first(user.pk)
     branches = _branches_of.all(user.pk, Ids(sorted(desk_branch_ids(user))))
+    member = [b for b in branches if b.as_member]  # type: ignore[attr-defined]  # _branches_of's marks
     if volunteer is not None:
         _keep(volunteer, "skills", _skills_of.all(volunteer.pk))
-        _keep(volunteer, "branches", sorted((b for b in branches if b.as_member), key=lambda b: (b.name, b.pk)))
+        _keep(volunteer, "branches", sorted(member, key=lambda b: (b.name, b.pk)))
     return Person(
         volunteer=volunteer,
-        secretary=any(b.as_secretary for b in branches),
+        secretary=any(b.as_secretary for b in branches),  # type: ignore[attr-defined]
         staff_areas=_staff_seats.all(user.pk),
         branches=branches,
     )

@@ -118,3 +118,28 @@ def test_a_token_that_is_no_session_key_is_refused_without_a_read(token, residen
     response = Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token)
     assert response.status_code in (401, 403)
     assert reads == []
+
+
+@pytest.mark.parametrize("who", ["resident", "volunteer", "volunteer2", "secretary", "other_secretary", "staff"])
+def test_me_names_the_branches_skills_and_seats_the_relations_hold(who, api, request, world):
+    """`GET /me` as the plain relations say it, read the long way (each relation on its own)."""
+    from volunteers.models import Area, Branch, Skill, Volunteer
+    from volunteers.selectors import desk_branch_ids
+
+    user = request.getfixturevalue(who)
+    volunteer = Volunteer.objects.filter(user=user).first()
+    if who == "volunteer":
+        volunteer.branches.add(world.south_branch)  # a member of two branches
+        for code in ("wiring", "ladder"):  # shown in code order, whatever the order added
+            volunteer.skills.add(Skill.objects.get_or_create(code=code, defaults={"name": code})[0])
+    me = api(user).get("/api/v1/me").json()
+    member = set(volunteer.branches.values_list("pk", flat=True)) if volunteer else set()
+    wanted = Branch.objects.filter(pk__in=desk_branch_ids(user) | member).order_by("name")
+    assert [b["id"] for b in me["branches"]] == [b.pk for b in wanted]
+    assert ("secretary" in me["roles"]) == Branch.objects.filter(secretaries=user).exists()
+    assert [a["id"] for a in me["areas"]] == [a.pk for a in Area.objects.filter(staff=user)]
+    if volunteer is None:
+        assert me["volunteer"] is None and "volunteer" not in me["roles"]
+    else:
+        assert me["volunteer"]["skills"] == list(volunteer.skills.values_list("code", flat=True))
+        assert sorted(me["volunteer"]["branches"]) == sorted(member)
