@@ -17,7 +17,10 @@ The function is called with stand-ins (numbers or strings nobody uses) the first
 on a database alias, and compiled; after that each call puts its arguments in the stand-ins'
 places and runs the kept SQL through Django's own iterables, so rows become the same model
 instances (related objects, annotations, `.values()` dicts) the queryset would give. Arguments
-are ints or strs only (a None, a list or a model would change the SQL's shape). At that first
+are ints, strs, or `Ids`: a list of ids sent as one array parameter and matched with the
+`any_of` lookup (`filter(pk__any_of=ids)`), so that any number of ids is one shape; a None, a
+plain list or a model would change the SQL's shape. `page(…, offset=, limit=)` reads a slice of
+an unsliced read with LIMIT and OFFSET as parameters, one statement for every page. At that first
 compile, two sets of stand-ins must give the same SQL and each argument must land as a
 parameter: a function whose SQL depends on its arguments' values fails loudly (NotPreparable)
 instead of answering for someone else.
