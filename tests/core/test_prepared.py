@@ -62,21 +62,12 @@ def test_a_read_is_compiled_once_then_only_run(submit, resident, secretary):
     first, second = submit(), submit(description="Another errand, please.")
     read = prepared(_read)
     read.first(resident.pk, first.pk)
-    compiled: list[int] = []
-    real = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(1)
-        return real(self, *args, **kwargs)
-
-    SQLCompiler.as_sql = counting  # type: ignore[method-assign]
-    try:
-        with CaptureQueriesContext(connection) as ran:
-            order = read.first(secretary.pk, second.pk)
-    finally:
-        SQLCompiler.as_sql = real  # type: ignore[method-assign]
+    got: list[Order | None] = []
+    with CaptureQueriesContext(connection) as ran:
+        compiled = _compiles(lambda: got.append(read.first(secretary.pk, second.pk)))
+    order = got[0]
     assert order is not None and order.pk == second.pk and order.as_secretary is True
-    assert compiled == []
+    assert compiled == 0
     assert len(ran) == 1
 
 
