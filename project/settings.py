@@ -175,6 +175,9 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with psycopg's compiled loaders for timestamps and JSON (core/postgresql).
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
     # PostgreSQL through a pool of connections per process (psycopg_pool, Django's `pool`
     # option). Django keeps a connection per thread, and the sockets' queries and the HTTP
     # lanes (HTTP_THREADS) run on threads of their own; before the lanes every request had a
