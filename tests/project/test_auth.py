@@ -143,3 +143,40 @@ def test_me_names_the_branches_skills_and_seats_the_relations_hold(who, api, req
     else:
         assert me["volunteer"]["skills"] == list(volunteer.skills.values_list("code", flat=True))
         assert sorted(me["volunteer"]["branches"]) == sorted(member)
+
+
+def test_the_signed_in_user_is_read_with_the_kept_statement(resident, monkeypatch):
+    # ModelBackend.get_user's `User.objects.get(pk=…)`, on every request: compiled once.
+    from accounts import models
+
+    token = _token(Client())
+    reads: list[int] = []
+    real = models._user_by_pk.first
+    monkeypatch.setattr(models._user_by_pk, "first", lambda pk: reads.append(pk) or real(pk))
+    me = Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token)
+    assert me.status_code == 200 and me.json()["username"] == "resident"
+    assert reads == [resident.pk]
+
+
+def test_a_session_whose_user_is_gone_or_inactive_is_signed_out(resident):
+    from accounts.models import User
+
+    token = _token(Client())
+    User.objects.filter(pk=resident.pk).update(is_active=False)
+    assert Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code in (401, 403)
+    User.objects.filter(pk=resident.pk).update(is_active=True)
+    assert Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code == 200
+    User.objects.filter(pk=resident.pk).delete()
+    assert Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token).status_code in (401, 403)
+
+
+def test_a_relations_get_by_pk_still_keeps_to_the_relation(secretary, resident):
+    from accounts.models import User
+
+    branch = secretary.secretary_of.first()
+    assert branch.secretaries.get(pk=secretary.pk) == secretary
+    with pytest.raises(User.DoesNotExist):
+        branch.secretaries.get(pk=resident.pk)  # a user, but no secretary of this branch
+    assert User.objects.get(pk=resident.pk) == resident
+    with pytest.raises(User.DoesNotExist):
+        User.objects.get(pk=resident.pk + 10_000)
