@@ -108,3 +108,26 @@ def test_an_empty_request_focuses_what_is_missing(open_as, categories, world, re
     page.get_by_role("button", name="提交诉求").click()
     expect(page.locator('input[name="category"]').first).to_be_focused()
     assert not Order.objects.filter(resident=resident).exists()
+
+
+def test_the_record_button_waits_for_its_script_on_a_slow_network(open_as, categories, world, resident):
+    """A tap on "record" before the script has arrived would do nothing and say nothing: until
+    the script is there the button is disabled, then it records."""
+    page = open_as(resident, phone=True)
+    held = []
+
+    def hold(route):  # the script is held back, as on a slow network
+        held.append(route)
+
+    page.route("**/order-form.js*", hold)
+    page.goto("/orders/call-me", wait_until="commit")
+    expect(page.get_by_role("button", name="录音")).to_be_disabled()
+    expect(page.locator("#locate")).to_have_count(0)  # call-me has no map; the form below does
+    assert held, "the page did not ask for its script"
+    held[0].continue_()
+    expect(page.get_by_role("button", name="录音")).to_be_enabled()
+    record_voice(page)
+    page.unroute("**/order-form.js*", hold)
+    page.goto("/orders/new")
+    expect(page.get_by_role("button", name="录音")).to_be_enabled()
+    expect(page.locator("#locate")).to_be_enabled()

@@ -194,6 +194,7 @@
     var status = old.querySelector("#record-status"), freshStatus = fresh.querySelector("#record-status");
     if (status && freshStatus) { freshStatus.textContent = status.textContent; }
     old.replaceWith(document.adoptNode(fresh));
+    ready();
     count();
     focusFirstError();
   }
@@ -284,8 +285,15 @@
     }).catch(function () {});
   }
 
+  // The buttons only this script can work come from the server disabled: a tap before the
+  // script has loaded (a slow phone network) would otherwise do nothing and say nothing.
+  function ready() {
+    form().querySelectorAll("button[data-script]").forEach(function (b) { b.disabled = false; });
+    if (!canRecord) { var voice = byId("voice-field"); if (voice) { voice.hidden = true; } }
+  }
+
   window.addEventListener("online", resend);
-  if (!canRecord) { var voice = byId("voice-field"); if (voice) { voice.hidden = true; } }
+  ready();
   count();
   showPhoto();
   focusFirstError();
