@@ -14,7 +14,7 @@ class Users(UserManager["User"]):
     def get(self, *args: Any, **kwargs: Any) -> User:
         """`User.objects.get(pk=…)` through one compiled read (core/prepared.py): it is how
         Django's ModelBackend.get_user finds the signed-in user on every request, and building
-        the query cost half a millisecond of it (docs/performance.md, "Ninth pass").
+        the query cost a third of a millisecond of it (docs/performance.md, "Ninth pass").
 
         Only this manager itself takes that way: a relation's manager (`branch.secretaries`)
         is a subclass of it that filters, and anything else goes to Django's `get` as is."""
