@@ -297,6 +297,31 @@ def open_as(browser, server):
     yield make
     for context in contexts:
         context.close()
+    _until_the_server_is_quiet()
+
+
+def _until_the_server_is_quiet(timeout: float = 5.0) -> None:
+    """Wait (at most `timeout`) until no other connection to the test database runs a statement.
+
+    A page's last request (a poll, a live refresh) can still be running on the server when its
+    browser closes; the test's flush after it (one TRUNCATE of every table) then took its locks
+    while that read held some of the same tables, and PostgreSQL ended the flush as a deadlock
+    (CI, 2026-12-07). The browser is closed, so nothing new arrives: two quiet looks in a row
+    mean the server has finished."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return  # SQLite: the server's reads and the flush wait for each other's file lock
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    with connection.cursor() as cursor:
+        while quiet < 2 and time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            quiet = quiet + 1 if cursor.fetchone()[0] == 0 else 0
+            time.sleep(0.05)
 
 
 def open_desk(open_as, user):
